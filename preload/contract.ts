@@ -1,0 +1,162 @@
+/**
+ * The one IPC contract between the tray app's main process, its preload script and the window.
+ * `main/` implements `DesktopApi` (with the real services), `preload/` exposes it on
+ * `window.pmMcp` through `contextBridge`, and `renderer/` calls nothing else. Every value that
+ * crosses is plain JSON. No full MCP key ever crosses except `RotatedKey.apiKey`, the once-shown
+ * new key the user asked for.
+ */
+
+export const clientIds = ['cursor', 'vscode', 'claude-code', 'windsurf', 'claude-desktop'] as const;
+export type ClientId = (typeof clientIds)[number];
+
+export const providerTypes = ['jira', 'jira_server', 'openproject'] as const;
+export type ProviderType = (typeof providerTypes)[number];
+
+/** Whether this machine's key still works, as last seen by the server or the proxy. */
+export type KeyHealth = 'ok' | 'rejected' | 'expiring' | 'unknown';
+
+export interface KeyInfo {
+  id: string;
+  name: string;
+  keyPrefix: string;
+  scope: 'read' | 'write';
+  isActive: boolean;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  /** True for the key this machine uses. */
+  isThisMachine: boolean;
+}
+
+export interface RotatedKey {
+  key: KeyInfo;
+  /** The new plaintext key, shown once when the user asked to see it. */
+  apiKey: string;
+}
+
+export interface ProviderInfo {
+  id: string;
+  providerType: ProviderType;
+  name: string;
+  baseUrl: string;
+  isActive: boolean;
+  createdAt: string;
+  lastCheckedAt: string | null;
+  lastCheckOk: boolean | null;
+  lastCheckMessage: string | null;
+}
+
+export interface AddProviderInput {
+  providerType: ProviderType;
+  name: string;
+  baseUrl: string;
+  /** Jira Cloud only. */
+  email?: string;
+  apiToken: string;
+}
+
+export interface ProviderTestResult {
+  ok: boolean;
+  message: string;
+  account?: string;
+}
+
+/** present-and-current, present-but-changed (drift), missing from the file, or file unparseable. */
+export type ClientConfigState = 'current' | 'changed' | 'missing' | 'unparseable';
+
+export interface ClientStatus {
+  client: ClientId;
+  label: string;
+  path: string;
+  state: ClientConfigState;
+  /** Why the state is what it is, in words a user can act on. */
+  detail: string | null;
+}
+
+export interface ProxyStatus {
+  running: boolean;
+  port: number;
+  requests: number;
+  lastRequestAt: string | null;
+  lastUpstreamError: string | null;
+}
+
+export interface SignedInUser {
+  id: string;
+  email: string;
+  name: string | null;
+}
+
+export interface AppState {
+  serverUrl: string | null;
+  serverReachable: boolean;
+  user: SignedInUser | null;
+  key: KeyInfo | null;
+  keyHealth: KeyHealth;
+  proxy: ProxyStatus;
+  clients: ClientStatus[];
+  providers: ProviderInfo[];
+  /** A short line for the tray menu and the window header. */
+  summary: string;
+  /** connected: all good; attention: something to fix (e.g. key rejected, client drift); error. */
+  level: 'connected' | 'attention' | 'error' | 'signed-out';
+}
+
+export interface SignInInput {
+  serverUrl: string;
+  email: string;
+  password: string;
+  /** Create the account first (where the server allows registration). */
+  createAccount?: boolean;
+  name?: string;
+  /** Confirms a plain http:// URL to a host other than loopback. */
+  allowInsecure?: boolean;
+}
+
+export interface Settings {
+  serverUrl: string | null;
+  proxyPort: number;
+  startAtLogin: boolean;
+}
+
+/** Methods: each is an `ipcRenderer.invoke` on channel `pm-mcp:<name>`. */
+export interface DesktopApi {
+  getState(): Promise<AppState>;
+  signIn(input: SignInInput): Promise<AppState>;
+  signOut(): Promise<AppState>;
+  listKeys(): Promise<KeyInfo[]>;
+  revokeKey(id: string): Promise<KeyInfo[]>;
+  /** Rotates this machine's key; the proxy uses the new key at once. */
+  rotateKey(): Promise<RotatedKey>;
+  /** Mints a fresh key for this machine after the old one was revoked or expired. */
+  replaceRejectedKey(): Promise<AppState>;
+  configureClient(client: ClientId): Promise<ClientStatus>;
+  unconfigureClient(client: ClientId): Promise<ClientStatus>;
+  listProviders(): Promise<ProviderInfo[]>;
+  addProvider(input: AddProviderInput): Promise<ProviderInfo>;
+  testProvider(id: string): Promise<ProviderTestResult>;
+  removeProvider(id: string): Promise<ProviderInfo[]>;
+  getSettings(): Promise<Settings>;
+  updateSettings(patch: Partial<Settings>): Promise<Settings>;
+}
+
+export type DesktopMethod = keyof DesktopApi;
+
+/** Events pushed from main to the window. */
+export interface DesktopEvents {
+  stateChanged: AppState;
+}
+
+/** What preload exposes on `window.pmMcp`. */
+export interface PreloadApi extends DesktopApi {
+  onStateChanged(listener: (state: AppState) => void): () => void;
+}
+
+/** Errors cross IPC as this shape (Electron keeps only `message` of thrown errors). */
+export interface DesktopApiError {
+  code: string;
+  message: string;
+}
+
+export const ipcChannel = (method: DesktopMethod | keyof DesktopEvents): string => `pm-mcp:${method}`;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `npm test`: type-check, lint, build the renderer, then every test suite. Keychain tests need a
+# Secret Service: when there is no D-Bus session, this runs the suites inside a private one with
+# an unlocked gnome-keyring (nothing is written to the user's real keychain).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${PM_MCP_TEST_INNER:-}" ]; then
+  echo "== typecheck" && npm run --silent typecheck
+  echo "== lint" && npm run --silent lint
+  echo "== build renderer" && npm run --silent build:renderer >/dev/null
+fi
+
+if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-run-session >/dev/null 2>&1 \
+  && command -v gnome-keyring-daemon >/dev/null 2>&1; then
+  export PM_MCP_TEST_INNER=1
+  exec dbus-run-session -- bash -c '
+    printf "pm-mcp-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+    exec "$0" "$@"' "$0" "$@"
+fi
+
+echo "== tests"
+exec npx vitest run "$@"
