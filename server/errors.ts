@@ -61,4 +61,5 @@ export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
 
-export const notFound = (what = 'Resource'): AppError => new AppError('not_found', `${what} not found`);
+export const notFound = (what = 'Resource'): AppError =>
+  new AppError('not_found', `${what} not found`);

@@ -1,0 +1,11 @@
+import type { Migration } from 'kysely';
+import * as initial from './0001_initial.js';
+import * as hashLegacyKeys from './0002_hash_legacy_keys.js';
+
+export { hashLegacyPlaintextKeys } from './legacy-keys.js';
+
+/** Every migration, by name; names sort in the order they apply. */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+  '0002_hash_legacy_keys': hashLegacyKeys,
+};

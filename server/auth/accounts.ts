@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import { recordAudit } from '../audit.js';
+import type { Db } from '../db/database.js';
+import { toIso, type UserRow } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import type { FailureLimiter } from './failure-limiter.js';
+import {
+  createDummyHash,
+  hashPassword,
+  verifyPassword,
+  type PasswordHashingCost,
+} from './passwords.js';
+import { generateRefreshToken, hashRefreshToken, type AccessTokens } from './session-tokens.js';
+
+export interface PublicUser {
+  id: string;
+  email: string;
+  name: string | null;
+  created_at: string;
+}
+
+export interface SessionTokens {
+  user: PublicUser;
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+export function presentUser(
+  row: Pick<UserRow, 'id' | 'email' | 'name' | 'created_at'>,
+): PublicUser {
+  return { id: row.id, email: row.email, name: row.name, created_at: toIso(row.created_at) };
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase()))
+    .executeTakeFirst();
+}
+
+export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return (
+    code === '23505' ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
+}
+
+const invalidLogin = (): AppError =>
+  new AppError('invalid_credentials', 'Invalid email or password');
+
+export interface AccountServiceDeps {
+  db: Db;
+  accessTokens: AccessTokens;
+  passwordCost: PasswordHashingCost;
+  refreshTokenTtlDays: number;
+  loginLimiter: FailureLimiter;
+  now: () => Date;
+}
+
+/** Accounts and sessions: register, login, rotating refresh tokens, logout. */
+export class AccountService {
+  readonly #deps: AccountServiceDeps;
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(deps: AccountServiceDeps) {
+    this.#deps = deps;
+  }
+
+  async createUser(input: {
+    email: string;
+    password: string;
+    name?: string | null;
+  }): Promise<PublicUser> {
+    const { db, now } = this.#deps;
+    const timestamp = now().toISOString();
+    const row = {
+      id: randomUUID(),
+      email: input.email.trim(),
+      name: input.name?.trim() || null,
+      password_hash: await hashPassword(input.password, this.#deps.passwordCost),
+      created_at: timestamp,
+      updated_at: timestamp,
+    };
+    try {
+      await db.insertInto('users').values(row).execute();
+    } catch (error) {
+      if (isUniqueViolation(error))
+        throw new AppError('email_taken', 'An account with this email already exists');
+      throw error;
+    }
+    await recordAudit(db, { event: 'user.registered', userId: row.id }, now());
+    return presentUser(row);
+  }
+
+  async register(input: {
+    email: string;
+    password: string;
+    name?: string | null;
+  }): Promise<SessionTokens> {
+    const user = await this.createUser(input);
+    return this.#issueSession(user, randomUUID());
+  }
+
+  /**
+   * One answer for every failure. The unknown-email path verifies against a dummy hash so it
+   * costs what a wrong password costs. Failures are limited per account and per address.
+   */
+  async login(email: string, password: string, ip: string): Promise<SessionTokens> {
+    const { db, loginLimiter } = this.#deps;
+    const accountSubject = `account:${email.trim().toLowerCase()}`;
+    const addressSubject = `address:${ip}`;
+    const retryAfter = Math.max(
+      loginLimiter.retryAfterSeconds(accountSubject),
+      loginLimiter.retryAfterSeconds(addressSubject),
+    );
+    if (retryAfter > 0) {
+      throw new AppError('too_many_requests', 'Too many failed sign-in attempts; try again later', {
+        headers: { 'Retry-After': String(retryAfter) },
+      });
+    }
+    const user = await findUserByEmail(db, email);
+    const valid = await verifyPassword(password, user?.password_hash ?? (await this.#dummy()));
+    if (!user || !valid) {
+      loginLimiter.recordFailure(accountSubject);
+      loginLimiter.recordFailure(addressSubject);
+      await recordAudit(
+        db,
+        { event: 'login.failed', userId: user?.id ?? null, ip },
+        this.#deps.now(),
+      );
+      throw invalidLogin();
+    }
+    loginLimiter.reset(accountSubject);
+    return this.#issueSession(presentUser(user), randomUUID());
+  }
+
+  /**
+   * Rotates the refresh token. A token that was already rotated away being used again means it
+   * leaked: the whole family is revoked.
+   */
+  async refresh(refreshToken: string): Promise<SessionTokens> {
+    const { db, now } = this.#deps;
+    const invalid = new AppError('invalid_token', 'Invalid or expired refresh token');
+    const row = await db
+      .selectFrom('refresh_tokens')
+      .selectAll()
+      .where('token_hash', '=', hashRefreshToken(refreshToken))
+      .executeTakeFirst();
+    if (!row) throw invalid;
+    if (row.revoked_at !== null) {
+      if (row.replaced_by !== null) {
+        await this.#revokeFamily(row.family_id);
+        await recordAudit(db, { event: 'refresh_token.reused', userId: row.user_id }, now());
+      }
+      throw invalid;
+    }
+    if (toIso(row.expires_at) <= now().toISOString()) throw invalid;
+    const user = await findUserById(db, row.user_id);
+    if (!user) throw invalid;
+    const session = await this.#issueSession(presentUser(user), row.family_id);
+    const replacement = await db
+      .selectFrom('refresh_tokens')
+      .select('id')
+      .where('token_hash', '=', hashRefreshToken(session.refresh_token))
+      .executeTakeFirstOrThrow();
+    const updated = await db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now().toISOString(), replaced_by: replacement.id })
+      .where('id', '=', row.id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) {
+      // Lost a race with a concurrent refresh of the same token: treat as reuse.
+      await this.#revokeFamily(row.family_id);
+      throw invalid;
+    }
+    return session;
+  }
+
+  async logout(refreshToken: string): Promise<void> {
+    await this.#deps.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: this.#deps.now().toISOString() })
+      .where('token_hash', '=', hashRefreshToken(refreshToken))
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  async #issueSession(user: PublicUser, familyId: string): Promise<SessionTokens> {
+    const { db, now, accessTokens, refreshTokenTtlDays } = this.#deps;
+    const refreshToken = generateRefreshToken();
+    const issuedAt = now();
+    await db
+      .insertInto('refresh_tokens')
+      .values({
+        id: randomUUID(),
+        user_id: user.id,
+        family_id: familyId,
+        token_hash: hashRefreshToken(refreshToken),
+        created_at: issuedAt.toISOString(),
+        expires_at: new Date(issuedAt.getTime() + refreshTokenTtlDays * 86_400_000).toISOString(),
+        revoked_at: null,
+        replaced_by: null,
+      })
+      .execute();
+    return {
+      user,
+      access_token: await accessTokens.issue(user.id),
+      refresh_token: refreshToken,
+      token_type: 'Bearer',
+      expires_in: accessTokens.ttlSeconds,
+    };
+  }
+
+  async #revokeFamily(familyId: string): Promise<void> {
+    await this.#deps.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: this.#deps.now().toISOString() })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  #dummy(): Promise<string> {
+    this.#dummyHash ??= createDummyHash(this.#deps.passwordCost);
+    return this.#dummyHash;
+  }
+}

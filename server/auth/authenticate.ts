@@ -1,0 +1,147 @@
+import type { IncomingMessage } from 'node:http';
+import { recordAudit } from '../audit.js';
+import type { Db } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { looksLikeApiKey } from '../keys/key-format.js';
+import type { KeyScope, KeyService } from '../keys/keys.js';
+import type { FailureLimiter } from './failure-limiter.js';
+import type { AccessTokens } from './session-tokens.js';
+
+export type AuthMethod = 'api_key' | 'user_id' | 'session';
+
+/** Who is calling: resolved on every request, on every transport. */
+export interface Principal {
+  userId: string;
+  method: AuthMethod;
+  /** The MCP key that authenticated the request, when one did. */
+  keyId: string | null;
+  /** Session tokens and `X-User-ID` act with full (write) scope. */
+  scope: KeyScope;
+}
+
+/** One response for malformed, unknown, inactive, revoked and expired keys alike. */
+export const invalidApiKeyError = (): AppError =>
+  new AppError('invalid_api_key', 'Invalid API key', { headers: { 'WWW-Authenticate': 'Bearer' } });
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface AuthenticatorDeps {
+  db: Db;
+  keys: KeyService;
+  accessTokens: AccessTokens;
+  allowUserIdAuth: boolean;
+  failures: FailureLimiter;
+  now: () => Date;
+}
+
+function headerValue(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function queryParameters(request: IncomingMessage): URLSearchParams {
+  const url = request.url ?? '/';
+  const start = url.indexOf('?');
+  return new URLSearchParams(start === -1 ? '' : url.slice(start + 1));
+}
+
+export function clientAddress(request: IncomingMessage): string {
+  return request.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Resolves the caller from the first credential present, in the priority of SPEC §3.5. The first
+ * credential decides: an invalid key is a 401 and never falls through to a weaker method.
+ * Failures are counted per client address; past the limit the address gets 429.
+ */
+export class Authenticator {
+  readonly #deps: AuthenticatorDeps;
+
+  constructor(deps: AuthenticatorDeps) {
+    this.#deps = deps;
+  }
+
+  async authenticate(request: IncomingMessage): Promise<Principal> {
+    const address = clientAddress(request);
+    const retryAfter = this.#deps.failures.retryAfterSeconds(address);
+    if (retryAfter > 0) {
+      throw new AppError(
+        'too_many_requests',
+        'Too many failed authentication attempts; try again later',
+        {
+          headers: { 'Retry-After': String(retryAfter) },
+        },
+      );
+    }
+    try {
+      return await this.#resolve(request);
+    } catch (error) {
+      if (error instanceof AppError && error.status === 401) {
+        this.#deps.failures.recordFailure(address);
+        void recordAudit(
+          this.#deps.db,
+          { event: 'auth.failed', ip: address, detail: error.code },
+          this.#deps.now(),
+        ).catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  async #resolve(request: IncomingMessage): Promise<Principal> {
+    const authorization = headerValue(request, 'authorization');
+    const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    const query = queryParameters(request);
+
+    const headerKey = headerValue(request, 'x-mcp-api-key');
+    if (headerKey !== undefined) return this.#byKey(headerKey.trim());
+    if (bearer !== undefined && looksLikeApiKey(bearer)) return this.#byKey(bearer);
+    const queryKey = query.get('api_key');
+    if (queryKey !== null) return this.#byKey(queryKey.trim());
+
+    const userId = headerValue(request, 'x-user-id') ?? query.get('user_id') ?? undefined;
+    if (userId !== undefined) return this.#byUserId(userId.trim());
+
+    if (bearer !== undefined) {
+      const sessionUser = await this.#deps.accessTokens.verify(bearer);
+      return { userId: sessionUser, method: 'session', keyId: null, scope: 'write' };
+    }
+    if (authorization !== undefined) {
+      throw new AppError('unauthorized', 'Unsupported Authorization scheme; use Bearer', {
+        headers: { 'WWW-Authenticate': 'Bearer' },
+      });
+    }
+    throw new AppError(
+      'unauthorized',
+      'Authentication required: send X-MCP-API-Key or Authorization: Bearer',
+      {
+        headers: { 'WWW-Authenticate': 'Bearer' },
+      },
+    );
+  }
+
+  async #byKey(candidate: string): Promise<Principal> {
+    const key = await this.#deps.keys.authenticate(candidate);
+    if (!key) throw invalidApiKeyError();
+    return { userId: key.userId, method: 'api_key', keyId: key.id, scope: key.scope };
+  }
+
+  async #byUserId(userId: string): Promise<Principal> {
+    const refused = new AppError(
+      'user_id_auth_disabled',
+      'X-User-ID authentication is disabled on this server',
+      {
+        headers: { 'WWW-Authenticate': 'Bearer' },
+      },
+    );
+    if (!this.#deps.allowUserIdAuth) throw refused;
+    if (!uuidPattern.test(userId)) throw new AppError('unauthorized', 'Unknown user');
+    const user = await this.#deps.db
+      .selectFrom('users')
+      .select('id')
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    if (!user) throw new AppError('unauthorized', 'Unknown user');
+    return { userId: user.id, method: 'user_id', keyId: null, scope: 'write' };
+  }
+}

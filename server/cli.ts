@@ -1,0 +1,168 @@
+import { Command, CommanderError } from 'commander';
+import { openAdmin, type AdminOperations } from './admin.js';
+import { createServerApp } from './app.js';
+import { ConfigError, loadConfig, type ServerConfig } from './config.js';
+import { isAppError } from './errors.js';
+
+/**
+ * `npm run server -- <command>` / `pm-mcp-server`: serve (default), migrate, and the operator's
+ * commands of SPEC §3.8. Secrets are read from stdin, never from arguments.
+ */
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) {
+    process.stderr.write('(reading from stdin; end with Ctrl-D)\n');
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
+}
+
+async function withAdmin<T>(
+  config: () => ServerConfig,
+  work: (admin: AdminOperations) => Promise<T>,
+): Promise<T> {
+  const handle = openAdmin(config());
+  try {
+    await handle.admin.migrate();
+    return await work(handle.admin);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function serve(config: ServerConfig): Promise<void> {
+  const app = createServerApp(config);
+  await app.start();
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'shutting down');
+    void app.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+const print = (value: unknown): void => {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+};
+
+export function buildAdminProgram(env: Record<string, string | undefined> = process.env): Command {
+  let loaded: ServerConfig | undefined;
+  const config = (): ServerConfig => (loaded ??= loadConfig(env));
+  const program = new Command('pm-mcp-server')
+    .description('PM MCP server and its operator commands')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('serve', { isDefault: true })
+    .description('run the server (default)')
+    .action(() => serve(config()));
+
+  program
+    .command('migrate')
+    .description('apply database migrations')
+    .action(async () => {
+      const report = await withAdmin(config, (admin) => admin.migrate());
+      print(report);
+    });
+
+  const users = program.command('users').description('manage users');
+  users
+    .command('create')
+    .description('create a user (password read from stdin)')
+    .requiredOption('--email <email>')
+    .option('--name <name>')
+    .action(async (options: { email: string; name?: string }) => {
+      const password = await readStdin();
+      print(
+        await withAdmin(config, (admin) => admin.createUser(options.email, password, options.name)),
+      );
+    });
+
+  const keys = program.command('keys').description('manage MCP API keys');
+  keys
+    .command('create')
+    .description('create a key for a user (printed once)')
+    .requiredOption('--user <email>')
+    .requiredOption('--name <name>')
+    .option('--expires-days <n>', 'days until it expires', (value) => Number.parseInt(value, 10))
+    .option('--scope <scope>', 'read or write', 'write')
+    .action(
+      async (options: { user: string; name: string; expiresDays?: number; scope: string }) => {
+        if (options.scope !== 'read' && options.scope !== 'write')
+          throw new Error('--scope must be read or write');
+        const scope = options.scope;
+        const created = await withAdmin(config, async (admin) =>
+          admin.createUserApiKey(await admin.userIdOf(options.user), options.name, {
+            scope,
+            ...(options.expiresDays !== undefined ? { expiresInDays: options.expiresDays } : {}),
+          }),
+        );
+        print(created);
+        process.stderr.write('Store this key now: it is not shown again.\n');
+      },
+    );
+  keys
+    .command('list')
+    .requiredOption('--user <email>')
+    .action(async (options: { user: string }) => {
+      print(
+        await withAdmin(config, async (admin) =>
+          admin.listUserKeys(await admin.userIdOf(options.user)),
+        ),
+      );
+    });
+  keys
+    .command('revoke <idOrPrefix>')
+    .description('revoke a key by id or displayed prefix')
+    .action(async (idOrPrefix: string) => {
+      print(await withAdmin(config, (admin) => admin.revokeKey(idOrPrefix)));
+    });
+  keys
+    .command('check')
+    .description('read a key from stdin and tell whether it is unknown, revoked, expired or active')
+    .action(async () => {
+      const plaintext = await readStdin();
+      print(await withAdmin(config, (admin) => admin.checkKey(plaintext)));
+    });
+
+  const providers = program.command('providers').description('inspect provider connections');
+  providers
+    .command('list')
+    .requiredOption('--user <email>')
+    .action(async (options: { user: string }) => {
+      print(
+        await withAdmin(config, async (admin) =>
+          admin.listUserProviders(await admin.userIdOf(options.user)),
+        ),
+      );
+    });
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildAdminProgram().parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode);
+    if (error instanceof ConfigError || isAppError(error)) {
+      process.stderr.write(`pm-mcp-server: ${error.message}\n`);
+      process.exit(1);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`pm-mcp-server: ${message}\n`);
+    process.exit(1);
+  }
+}
+
+if (
+  import.meta.url === `file://${process.argv[1] ?? ''}` ||
+  process.argv[1]?.endsWith('server/cli.ts')
+) {
+  void main();
+}

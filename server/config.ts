@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The server's configuration, read from the environment once at start and frozen. A bad value
+ * stops the server with a message naming the variable (`ConfigError`).
+ */
+export interface ServerConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly database: DatabaseTarget;
+  /** 32 bytes; encrypts provider credentials and signs session tokens. Never logged. */
+  readonly secretKey: Buffer;
+  readonly allowUserIdAuth: boolean;
+  readonly allowRegistration: boolean;
+  readonly allowedOrigins: readonly string[];
+  readonly logLevel: LogLevel;
+  readonly keys: {
+    /** Applied when a key is created without `expires_in_days`; null means no expiry. */
+    readonly defaultExpiryDays: number | null;
+    /** The longest lifetime a key may be given. */
+    readonly maxExpiryDays: number;
+  };
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlDays: number;
+}
+
+export type DatabaseTarget =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string };
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const originList = z.string().transform((value, context) => {
+  const origins: string[] = [];
+  for (const raw of value.split(',').map((part) => part.trim())) {
+    if (raw === '') continue;
+    let origin: string;
+    try {
+      origin = new URL(raw).origin;
+    } catch {
+      origin = 'null';
+    }
+    if (origin === 'null' || raw === '*') {
+      context.addIssue({
+        code: 'custom',
+        message: `has an invalid origin "${raw}" (wildcards are not allowed)`,
+      });
+      return z.NEVER;
+    }
+    origins.push(origin);
+  }
+  return origins;
+});
+
+const positiveDays = z.coerce
+  .number({ error: 'must be a number of days' })
+  .int()
+  .positive()
+  .max(3650);
+
+const envSchema = z.object({
+  PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(8080),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  DATABASE_URL: z.string().trim().min(1).default('sqlite:./data/pm-mcp.sqlite'),
+  PM_MCP_SECRET_KEY: z
+    .string()
+    .trim()
+    .regex(/^[0-9a-fA-F]{64}$/, { message: 'must be 32 bytes written as 64 hex characters' })
+    .optional(),
+  PM_MCP_ALLOW_USER_ID_AUTH: booleanFlag.default(false),
+  PM_MCP_ALLOW_REGISTRATION: booleanFlag.default(true),
+  PM_MCP_ALLOWED_ORIGINS: originList.default([]),
+  LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
+  PM_MCP_KEY_DEFAULT_EXPIRY_DAYS: z.union([z.literal('none'), positiveDays]).default(90),
+  PM_MCP_KEY_MAX_EXPIRY_DAYS: positiveDays.default(365),
+  PM_MCP_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+  PM_MCP_REFRESH_TOKEN_TTL_DAYS: positiveDays.default(30),
+});
+
+function parseDatabaseUrl(value: string): DatabaseTarget {
+  if (value.startsWith('sqlite:')) {
+    const file = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (file === '') throw new ConfigError('DATABASE_URL', 'must name a file after "sqlite:"');
+    return { kind: 'sqlite', path: file };
+  }
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    try {
+      new URL(value);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid postgres:// URL');
+    }
+    return { kind: 'postgres', url: value };
+  }
+  throw new ConfigError('DATABASE_URL', 'must start with "sqlite:" or "postgres://"');
+}
+
+/**
+ * With SQLite and no key configured, a key is generated once into the data folder (mode 0600) so
+ * that a single-machine install needs no setup. PostgreSQL deployments must configure one.
+ */
+function loadOrCreateSecretKey(database: DatabaseTarget, configured: string | undefined): Buffer {
+  if (configured !== undefined) return Buffer.from(configured, 'hex');
+  if (database.kind === 'postgres') {
+    throw new ConfigError('PM_MCP_SECRET_KEY', 'is required with PostgreSQL (64 hex characters)');
+  }
+  if (database.path === ':memory:') return randomBytes(32);
+  const folder = path.dirname(path.resolve(database.path));
+  const file = path.join(folder, 'secret.key');
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  if (!existsSync(file)) {
+    writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(file, 0o600);
+  const hex = readFileSync(file, 'utf8').trim();
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+    throw new ConfigError('PM_MCP_SECRET_KEY', `file ${file} does not hold 64 hex characters`);
+  }
+  return Buffer.from(hex, 'hex');
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = issue ? String(issue.path[0] ?? 'environment') : 'environment';
+    throw new ConfigError(variable, issue?.message ?? 'is invalid');
+  }
+  const values = parsed.data;
+  const database = parseDatabaseUrl(values.DATABASE_URL);
+  const defaultExpiryDays =
+    values.PM_MCP_KEY_DEFAULT_EXPIRY_DAYS === 'none' ? null : values.PM_MCP_KEY_DEFAULT_EXPIRY_DAYS;
+  if (defaultExpiryDays !== null && defaultExpiryDays > values.PM_MCP_KEY_MAX_EXPIRY_DAYS) {
+    throw new ConfigError(
+      'PM_MCP_KEY_DEFAULT_EXPIRY_DAYS',
+      'must not exceed PM_MCP_KEY_MAX_EXPIRY_DAYS',
+    );
+  }
+  return Object.freeze({
+    port: values.PORT,
+    host: values.HOST,
+    database,
+    secretKey: loadOrCreateSecretKey(database, values.PM_MCP_SECRET_KEY),
+    allowUserIdAuth: values.PM_MCP_ALLOW_USER_ID_AUTH,
+    allowRegistration: values.PM_MCP_ALLOW_REGISTRATION,
+    allowedOrigins: Object.freeze(values.PM_MCP_ALLOWED_ORIGINS),
+    logLevel: values.LOG_LEVEL,
+    keys: Object.freeze({ defaultExpiryDays, maxExpiryDays: values.PM_MCP_KEY_MAX_EXPIRY_DAYS }),
+    accessTokenTtlSeconds: values.PM_MCP_ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlDays: values.PM_MCP_REFRESH_TOKEN_TTL_DAYS,
+  });
+}

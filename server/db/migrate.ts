@@ -1,0 +1,28 @@
+import { Migrator, type Kysely, type MigrationResult } from 'kysely';
+import { hashLegacyPlaintextKeys, migrations } from '../../server-migrations/index.js';
+import type { Db } from './database.js';
+
+export interface MigrationReport {
+  applied: string[];
+  legacyKeysHashed: number;
+}
+
+/** Applies every pending migration, then hashes any legacy plaintext keys imported since. */
+export async function migrateToLatest(db: Db): Promise<MigrationReport> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((result: MigrationResult) => result.status === 'Error');
+    throw new Error(`Migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+  }
+  const legacyKeysHashed = await hashLegacyPlaintextKeys(db as unknown as Kysely<unknown>);
+  return {
+    applied: (results ?? [])
+      .filter((result) => result.status === 'Success')
+      .map((result) => result.migrationName),
+    legacyKeysHashed,
+  };
+}

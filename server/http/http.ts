@@ -1,0 +1,149 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { z } from 'zod';
+import type { Authenticator, Principal } from '../auth/authenticate.js';
+import { isDatabaseUnavailableError } from '../db/database.js';
+import { AppError, isAppError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export function sendError(res: Response, error: AppError): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res
+    .status(error.status)
+    .set(error.headers)
+    .json({ error: error.code, message: error.message, ...error.details });
+}
+
+/** Validates a JSON body; unknown fields are dropped (never an error), wrong ones name the field. */
+export function parseBody<Schema extends z.ZodType>(
+  schema: Schema,
+  body: unknown,
+): z.infer<Schema> {
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.join('.') ?? '';
+    throw new AppError(
+      'validation_failed',
+      field
+        ? `${field}: ${issue?.message ?? 'invalid'}`
+        : (issue?.message ?? 'Invalid request body'),
+      {
+        details: {
+          issues: result.error.issues.map((item) => ({
+            path: item.path.join('.'),
+            message: item.message,
+          })),
+        },
+      },
+    );
+  }
+  return result.data;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A path id that is not a UUID cannot exist: 404, exactly as a missing one. */
+export function pathId(req: Request, name: string, what: string): string {
+  const value = req.params[name];
+  if (typeof value !== 'string' || !uuidPattern.test(value))
+    throw new AppError('not_found', `${what} not found`);
+  return value.toLowerCase();
+}
+
+export function principalOf(res: Response): Principal {
+  const principal = (res.locals as { principal?: Principal }).principal;
+  if (!principal) throw new AppError('unauthorized', 'Authentication required');
+  return principal;
+}
+
+/** Authenticates every request it guards (no session or cookie ever stands in for a credential). */
+export function authenticated(authenticator: Authenticator): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    (res.locals as { principal?: Principal }).principal = await authenticator.authenticate(req);
+    next();
+  };
+}
+
+/** Keys may read status and revoke or rotate themselves; everything else needs a signed-in session. */
+export function requireSession(res: Response): Principal {
+  const principal = principalOf(res);
+  if (principal.method === 'api_key') {
+    throw new AppError('forbidden', 'This action needs a signed-in session, not an MCP API key');
+  }
+  return principal;
+}
+
+/** Only browsers send `Origin`; allowed origins get CORS headers, any other origin is refused. */
+export function originGuard(allowedOrigins: readonly string[]): RequestHandler {
+  const allowed = new Set(allowedOrigins);
+  return (req, res, next) => {
+    const origin = req.headers.origin;
+    if (origin === undefined) {
+      next();
+      return;
+    }
+    if (!allowed.has(origin)) {
+      sendError(
+        res,
+        new AppError('origin_not_allowed', 'Requests from this origin are not allowed'),
+      );
+      return;
+    }
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Vary', 'Origin');
+    res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, WWW-Authenticate, Retry-After');
+    if (req.method === 'OPTIONS') {
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+      res.setHeader(
+        'Access-Control-Allow-Headers',
+        'Authorization, Content-Type, X-MCP-API-Key, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID',
+      );
+      res.setHeader('Access-Control-Max-Age', '600');
+      res.status(204).end();
+      return;
+    }
+    next();
+  };
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  message: string;
+}
+
+/** The one place errors become responses. Unknown errors are a generic 500 that leaks nothing. */
+export function errorHandler(logger: Logger) {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    if (isAppError(error)) {
+      sendError(res, error);
+      return;
+    }
+    const parserError = error as BodyParserError;
+    if (parserError.type === 'entity.parse.failed') {
+      sendError(res, new AppError('invalid_json', `Malformed JSON body: ${parserError.message}`));
+      return;
+    }
+    if (parserError.type === 'entity.too.large') {
+      sendError(res, new AppError('payload_too_large', 'Request body is too large'));
+      return;
+    }
+    if (parserError.type === 'encoding.unsupported' || parserError.type === 'charset.unsupported') {
+      sendError(res, new AppError('unsupported_media_type', parserError.message));
+      return;
+    }
+    if (isDatabaseUnavailableError(error)) {
+      logger.error({ err: error, path: req.path }, 'database unavailable');
+      sendError(
+        res,
+        new AppError('database_unavailable', 'The database is unavailable; try again shortly'),
+      );
+      return;
+    }
+    logger.error({ err: error, path: req.path }, 'unhandled error');
+    sendError(res, new AppError('internal_error', 'Internal server error'));
+  };
+}

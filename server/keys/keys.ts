@@ -1,0 +1,283 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { recordAudit } from '../audit.js';
+import type { Db } from '../db/database.js';
+import { toBool, toIso, type ApiKeyRow } from '../db/schema.js';
+import { AppError, notFound } from '../errors.js';
+import { displayPrefixOf, generateApiKey, hashApiKey, isWellFormedApiKey } from './key-format.js';
+
+export type KeyScope = 'read' | 'write';
+
+export interface PublicApiKey {
+  id: string;
+  name: string;
+  key_prefix: string;
+  scope: KeyScope;
+  is_active: boolean;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface CreatedApiKey extends Omit<
+  PublicApiKey,
+  'is_active' | 'last_used_at' | 'revoked_at'
+> {
+  /** The plaintext, returned exactly once. */
+  api_key: string;
+  user_id: string;
+}
+
+/** The key that authenticated a request. */
+export interface AuthenticatedKey {
+  id: string;
+  userId: string;
+  scope: KeyScope;
+  expiresAt: string | null;
+}
+
+export type KeyCheckResult =
+  | { status: 'malformed' }
+  | { status: 'unknown' }
+  | {
+      status: 'revoked' | 'expired' | 'active';
+      key: PublicApiKey;
+      owner: { id: string; email: string };
+    };
+
+export function presentKey(row: ApiKeyRow): PublicApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    key_prefix: row.key_prefix,
+    scope: row.scope,
+    is_active: toBool(row.is_active),
+    created_at: toIso(row.created_at),
+    last_used_at: toIso(row.last_used_at),
+    expires_at: toIso(row.expires_at),
+    revoked_at: toIso(row.revoked_at),
+  };
+}
+
+export interface KeyServiceDeps {
+  db: Db;
+  now: () => Date;
+  defaultExpiryDays: number | null;
+  maxExpiryDays: number;
+  /** `last_used_at` is written at most this often per key. */
+  lastUsedWriteIntervalMs?: number;
+  onBackgroundError?: (error: unknown) => void;
+}
+
+interface KeyEventMap {
+  revoked: [keyId: string];
+}
+
+/** Personal MCP API keys: create, list, revoke, rotate, authenticate. */
+export class KeyService {
+  /** `revoked` fires after a key is revoked here, so open MCP sessions on it can be closed. */
+  readonly events = new EventEmitter<KeyEventMap>();
+  readonly #deps: Required<KeyServiceDeps>;
+  readonly #lastWriteAttempt = new Map<string, number>();
+
+  constructor(deps: KeyServiceDeps) {
+    this.#deps = { lastUsedWriteIntervalMs: 60_000, onBackgroundError: () => undefined, ...deps };
+  }
+
+  async createKey(
+    userId: string,
+    input: { name: string; scope?: KeyScope; expiresInDays?: number | null },
+  ): Promise<CreatedApiKey> {
+    const { db, now, defaultExpiryDays, maxExpiryDays } = this.#deps;
+    const days = input.expiresInDays === undefined ? defaultExpiryDays : input.expiresInDays;
+    if (days !== null && (days <= 0 || days > maxExpiryDays)) {
+      throw new AppError(
+        'validation_failed',
+        `expires_in_days must be between 1 and ${maxExpiryDays}`,
+      );
+    }
+    const plaintext = generateApiKey();
+    const createdAt = now();
+    const row = {
+      id: randomUUID(),
+      user_id: userId,
+      name: input.name.trim(),
+      key_hash: hashApiKey(plaintext),
+      key_prefix: displayPrefixOf(plaintext),
+      scope: input.scope ?? 'write',
+      is_active: true,
+      last_used_at: null,
+      created_at: createdAt.toISOString(),
+      expires_at:
+        days === null ? null : new Date(createdAt.getTime() + days * 86_400_000).toISOString(),
+      revoked_at: null,
+      api_key: null,
+    } as const;
+    await db.insertInto('user_mcp_api_keys').values(row).execute();
+    await recordAudit(
+      db,
+      { event: 'key.created', userId, keyId: row.id, detail: row.name },
+      createdAt,
+    );
+    return {
+      id: row.id,
+      api_key: plaintext,
+      user_id: userId,
+      name: row.name,
+      key_prefix: row.key_prefix,
+      scope: row.scope,
+      created_at: row.created_at,
+      expires_at: row.expires_at,
+    };
+  }
+
+  async listKeys(userId: string): Promise<PublicApiKey[]> {
+    const rows = await this.#deps.db
+      .selectFrom('user_mcp_api_keys')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at', 'desc')
+      .execute();
+    return rows.map(presentKey);
+  }
+
+  async getKey(userId: string, keyId: string): Promise<PublicApiKey> {
+    const row = await this.#findOwned(userId, keyId);
+    return presentKey(row);
+  }
+
+  /** Idempotent; another user's key id is "not found", as a missing one. */
+  async revokeKey(userId: string, keyId: string): Promise<void> {
+    const { db, now } = this.#deps;
+    const row = await this.#findOwned(userId, keyId);
+    if (toBool(row.is_active)) {
+      await db
+        .updateTable('user_mcp_api_keys')
+        .set({ is_active: false, revoked_at: now().toISOString() })
+        .where('id', '=', row.id)
+        .execute();
+      await recordAudit(db, { event: 'key.revoked', userId, keyId }, now());
+    }
+    this.events.emit('revoked', keyId);
+  }
+
+  /** A new key with the same name, scope and lifetime; the old one is revoked. */
+  async rotateKey(userId: string, keyId: string): Promise<CreatedApiKey> {
+    const row = await this.#findOwned(userId, keyId);
+    if (!toBool(row.is_active))
+      throw new AppError('conflict', 'This key is revoked; create a new one instead');
+    const lifetimeDays =
+      row.expires_at === null
+        ? null
+        : Math.max(
+            1,
+            Math.round(
+              (Date.parse(toIso(row.expires_at)) - Date.parse(toIso(row.created_at))) / 86_400_000,
+            ),
+          );
+    const created = await this.createKey(userId, {
+      name: row.name,
+      scope: row.scope,
+      expiresInDays:
+        lifetimeDays === null ? null : Math.min(lifetimeDays, this.#deps.maxExpiryDays),
+    });
+    await this.revokeKey(userId, keyId);
+    await recordAudit(
+      this.#deps.db,
+      { event: 'key.rotated', userId, keyId: created.id, detail: keyId },
+      this.#deps.now(),
+    );
+    return created;
+  }
+
+  /**
+   * Resolves a presented key to its owner, or undefined for every kind of failure (the caller
+   * answers them all with the same 401). A malformed key costs no database query.
+   */
+  async authenticate(candidate: string): Promise<AuthenticatedKey | undefined> {
+    if (!isWellFormedApiKey(candidate)) return undefined;
+    const row = await this.#deps.db
+      .selectFrom('user_mcp_api_keys')
+      .select(['id', 'user_id', 'scope', 'is_active', 'expires_at', 'last_used_at'])
+      .where('key_hash', '=', hashApiKey(candidate))
+      .executeTakeFirst();
+    if (!row || !toBool(row.is_active)) return undefined;
+    const now = this.#deps.now();
+    const expiresAt = toIso(row.expires_at);
+    if (expiresAt !== null && expiresAt <= now.toISOString()) return undefined;
+    this.#touchLastUsed(row.id, toIso(row.last_used_at), now);
+    return { id: row.id, userId: row.user_id, scope: row.scope, expiresAt };
+  }
+
+  /** Which ids among these are no longer usable (revoked, expired or deleted). */
+  async findUnusable(keyIds: readonly string[]): Promise<Set<string>> {
+    if (keyIds.length === 0) return new Set();
+    const rows = await this.#deps.db
+      .selectFrom('user_mcp_api_keys')
+      .select(['id', 'is_active', 'expires_at'])
+      .where('id', 'in', keyIds)
+      .execute();
+    const now = this.#deps.now().toISOString();
+    const usable = new Set(
+      rows
+        .filter(
+          (row) =>
+            toBool(row.is_active) && (row.expires_at === null || toIso(row.expires_at) > now),
+        )
+        .map((row) => row.id),
+    );
+    return new Set(keyIds.filter((id) => !usable.has(id)));
+  }
+
+  /** For operators (`keys check`): which case a presented key is, without revealing it. */
+  async checkKey(candidate: string): Promise<KeyCheckResult> {
+    if (!isWellFormedApiKey(candidate)) return { status: 'malformed' };
+    const row = await this.#deps.db
+      .selectFrom('user_mcp_api_keys')
+      .innerJoin('users', 'users.id', 'user_mcp_api_keys.user_id')
+      .selectAll('user_mcp_api_keys')
+      .select(['users.email as owner_email'])
+      .where('key_hash', '=', hashApiKey(candidate))
+      .executeTakeFirst();
+    if (!row) return { status: 'unknown' };
+    const key = presentKey(row);
+    const owner = { id: row.user_id, email: row.owner_email };
+    if (!key.is_active) return { status: 'revoked', key, owner };
+    if (key.expires_at !== null && key.expires_at <= this.#deps.now().toISOString()) {
+      return { status: 'expired', key, owner };
+    }
+    return { status: 'active', key, owner };
+  }
+
+  /** At most one write per key per interval: the stored value itself is the throttle. */
+  #touchLastUsed(keyId: string, lastUsedAt: string | null, now: Date): void {
+    const interval = this.#deps.lastUsedWriteIntervalMs;
+    if (lastUsedAt !== null && now.getTime() - Date.parse(lastUsedAt) < interval) return;
+    // Concurrent requests all read the old value before the first write lands: remember the
+    // attempt here too. The WHERE clause keeps several server instances to one write as well.
+    const attemptedAt = this.#lastWriteAttempt.get(keyId);
+    if (attemptedAt !== undefined && now.getTime() - attemptedAt < interval) return;
+    if (this.#lastWriteAttempt.size > 50_000) this.#lastWriteAttempt.clear();
+    this.#lastWriteAttempt.set(keyId, now.getTime());
+    const threshold = new Date(now.getTime() - interval).toISOString();
+    this.#deps.db
+      .updateTable('user_mcp_api_keys')
+      .set({ last_used_at: now.toISOString() })
+      .where('id', '=', keyId)
+      .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', threshold)]))
+      .execute()
+      .catch(this.#deps.onBackgroundError);
+  }
+
+  async #findOwned(userId: string, keyId: string): Promise<ApiKeyRow> {
+    const row = await this.#deps.db
+      .selectFrom('user_mcp_api_keys')
+      .selectAll()
+      .where('id', '=', keyId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (!row) throw notFound('API key');
+    return row;
+  }
+}

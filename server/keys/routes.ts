@@ -1,0 +1,55 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import { parseBody, pathId, principalOf, requireSession } from '../http/http.js';
+import type { KeyService } from './keys.js';
+
+const createKeyBody = z.object({
+  name: z.string().trim().min(1).max(100),
+  expires_in_days: z.number().int().positive().nullable().optional(),
+  scope: z.enum(['read', 'write']).optional(),
+});
+
+/** `/api/users/me/mcp-keys`. A key may list, and revoke or rotate itself; minting needs a session. */
+export function keyRoutes(keys: KeyService): Router {
+  const router = Router();
+
+  router.get('/', async (_req, res) => {
+    res.json({ keys: await keys.listKeys(principalOf(res).userId) });
+  });
+
+  router.post('/', async (req, res) => {
+    const principal = requireSession(res);
+    const body = parseBody(createKeyBody, req.body);
+    const created = await keys.createKey(principal.userId, {
+      name: body.name,
+      ...(body.scope ? { scope: body.scope } : {}),
+      ...(body.expires_in_days !== undefined ? { expiresInDays: body.expires_in_days } : {}),
+    });
+    res.status(201).json(created);
+  });
+
+  /** Session, or the key itself: a leaked key can end itself but cannot touch other keys. */
+  function mayManage(res: Parameters<typeof principalOf>[0], keyId: string) {
+    const principal = principalOf(res);
+    if (principal.method === 'api_key' && principal.keyId !== keyId) {
+      throw new AppError('forbidden', 'An MCP API key may only revoke or rotate itself');
+    }
+    return principal;
+  }
+
+  router.delete('/:id', async (req, res) => {
+    const keyId = pathId(req, 'id', 'API key');
+    const principal = mayManage(res, keyId);
+    await keys.revokeKey(principal.userId, keyId);
+    res.status(204).end();
+  });
+
+  router.post('/:id/rotate', async (req, res) => {
+    const keyId = pathId(req, 'id', 'API key');
+    const principal = mayManage(res, keyId);
+    res.status(201).json(await keys.rotateKey(principal.userId, keyId));
+  });
+
+  return router;
+}
