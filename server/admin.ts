@@ -52,7 +52,7 @@ export class AdminOperations {
   }
 
   migrate() {
-    return migrateToLatest(this.#database.db);
+    return migrateToLatest(this.#database.db, { schema: this.#database.schema });
   }
 
   createUser(email: string, password: string, name?: string): Promise<PublicUser> {

@@ -173,7 +173,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     sessions,
     http: app,
     async start() {
-      const report = await migrateToLatest(db);
+      const report = await migrateToLatest(db, { schema: database.schema });
       if (report.applied.length > 0)
         logger.info({ migrations: report.applied }, 'migrations applied');
       if (report.legacyKeysHashed > 0)

@@ -25,6 +25,8 @@ export type Db = Kysely<Database>;
 export interface DatabaseHandle {
   readonly db: Db;
   readonly kind: DatabaseTarget['kind'];
+  /** The PostgreSQL schema in use, when not the default. */
+  readonly schema?: string | undefined;
   /** Runs `select 1`; throws when the database is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -105,8 +107,12 @@ export function createDatabase(
     query_timeout: 15_000,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   });
-  // An idle client losing its connection must not crash the server; the next query reconnects.
+  // A client losing its connection (idle in the pool or checked out between queries) must not
+  // crash the server: the query in flight fails with a 503 and the next one reconnects.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
     ...(log ? { log } : {}),
@@ -114,6 +120,7 @@ export function createDatabase(
   return {
     db,
     kind: 'postgres',
+    schema: options.schema,
     ping: async () => {
       await sql`select 1`.execute(db);
     },

@@ -8,9 +8,14 @@ export interface MigrationReport {
 }
 
 /** Applies every pending migration, then hashes any legacy plaintext keys imported since. */
-export async function migrateToLatest(db: Db): Promise<MigrationReport> {
+export async function migrateToLatest(
+  db: Db,
+  options: { schema?: string | undefined } = {},
+): Promise<MigrationReport> {
   const migrator = new Migrator({
     db,
+    // Kysely looks for its bookkeeping tables in every schema unless told which one is ours.
+    ...(options.schema ? { migrationTableSchema: options.schema } : {}),
     provider: { getMigrations: () => Promise.resolve(migrations) },
   });
   const { error, results } = await migrator.migrateToLatest();

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../server/config.js';
+
+describe('server configuration', () => {
+  const folders: string[] = [];
+  afterEach(() => {
+    for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
+  });
+  const tempFolder = () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'pm-mcp-config-'));
+    folders.push(folder);
+    return folder;
+  };
+
+  it('has the documented defaults', () => {
+    const folder = tempFolder();
+    const config = loadConfig({ DATABASE_URL: `sqlite:${path.join(folder, 'db.sqlite')}` });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      allowUserIdAuth: false,
+      allowRegistration: true,
+      allowedOrigins: [],
+    });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL'],
+    [{ PM_MCP_SECRET_KEY: 'abc' }, 'PM_MCP_SECRET_KEY'],
+    [{ PM_MCP_ALLOW_USER_ID_AUTH: 'maybe' }, 'PM_MCP_ALLOW_USER_ID_AUTH'],
+    [{ PM_MCP_ALLOWED_ORIGINS: '*' }, 'PM_MCP_ALLOWED_ORIGINS'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ DATABASE_URL: 'postgres://postgres@127.0.0.1/test' }, 'PM_MCP_SECRET_KEY'],
+  ])('refuses %o and names %s', (env, variable) => {
+    const folder = tempFolder();
+    const attempt = () =>
+      loadConfig({ DATABASE_URL: `sqlite:${path.join(folder, 'db.sqlite')}`, ...env });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(new RegExp(`^Invalid configuration: ${variable} `));
+  });
+
+  it('generates the SQLite secret key once, mode 0600, and reuses it', () => {
+    const folder = tempFolder();
+    const env = { DATABASE_URL: `sqlite:${path.join(folder, 'data', 'db.sqlite')}` };
+    const first = loadConfig(env);
+    const keyFile = path.join(folder, 'data', 'secret.key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const second = loadConfig(env);
+    expect(second.secretKey.equals(first.secretKey)).toBe(true);
+    expect(readFileSync(keyFile, 'utf8').trim()).toBe(first.secretKey.toString('hex'));
+  });
+
+  it('uses a configured secret key and parses allowed origins', () => {
+    const key = randomBytes(32).toString('hex');
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://postgres@127.0.0.1/test',
+      PM_MCP_SECRET_KEY: key,
+      PM_MCP_ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173/',
+    });
+    expect(config.secretKey.toString('hex')).toBe(key);
+    expect(config.allowedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+  });
+});
