@@ -17,6 +17,8 @@ export const desktopErrorCatalogue = {
   port_in_use: 13,
   not_found: 14,
   unsupported: 15,
+  /** The server refused a request for a reason it explains (validation, conflict, rate limit…). */
+  request_refused: 16,
 } as const;
 
 export type DesktopErrorCode = keyof typeof desktopErrorCatalogue;
