@@ -222,7 +222,9 @@ describe.each(databaseKinds)('MCP API keys on %s', (database) => {
     });
     const reader = stream.body?.getReader();
     if (!reader) throw new Error('no SSE body');
-    expect(new TextDecoder().decode((await reader.read()).value as Uint8Array)).toContain('event: endpoint');
+    expect(new TextDecoder().decode((await reader.read()).value as Uint8Array)).toContain(
+      'event: endpoint',
+    );
     const sizeBefore = server.app.sessions.size;
     await request(server.url, 'DELETE', `/api/users/me/mcp-keys/${key.id}`, {
       headers: session(alice),
