@@ -13,6 +13,7 @@ import { authRoutes } from './auth/routes.js';
 import { AccessTokens } from './auth/session-tokens.js';
 import type { ServerConfig } from './config.js';
 import { ConnectionService } from './connections/connections.js';
+import { providerCredentialChecker } from './connections/provider-check.js';
 import { providerRoutes } from './connections/routes.js';
 import { deriveKey } from './crypto.js';
 import { createDatabase, type DatabaseHandle, type DatabaseOptions } from './db/database.js';
@@ -22,6 +23,7 @@ import { KeyService } from './keys/keys.js';
 import { keyRoutes } from './keys/routes.js';
 import { createLogger, redactSecrets, type Logger } from './log.js';
 import { mcpRoutes } from './mcp/endpoints.js';
+import type { ProviderHttpOptions } from './providers/index.js';
 import { SessionRegistry } from './mcp/sessions.js';
 import { registerServerTools } from './mcp/server-tools.js';
 import { meRoutes } from './users/routes.js';
@@ -37,6 +39,8 @@ export interface ServerAppOptions {
   database?: DatabaseOptions;
   /** How often open sessions are checked against revocations made on other instances. */
   revocationSweepMs?: number;
+  /** Provider HTTP behaviour (timeouts, retry waits); tests shorten them. */
+  providerHttp?: ProviderHttpOptions;
   /** Per-provider timeout of fan-out tool calls. */
   providerTimeoutMs?: number;
   now?: () => Date;
