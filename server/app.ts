@@ -100,8 +100,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     db,
     encryptionKey: deriveKey(config.secretKey, 'provider-credentials'),
     now,
-    checkCredentials: () =>
-      Promise.resolve({ ok: false, message: 'Provider checks are not available yet' }),
+    checkCredentials: providerCredentialChecker(options.providerHttp),
   });
   const sessions = new SessionRegistry();
   keys.events.on('revoked', (keyId) => {
