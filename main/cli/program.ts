@@ -1,0 +1,378 @@
+import path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  clientIds,
+  providerTypes,
+  type ClientId,
+  type ProviderType,
+} from '../../preload/contract.js';
+import type { ClientChange, DesktopCore } from '../core/desktop-core.js';
+import { DesktopError, desktopErrorCatalogue, isDesktopError } from '../errors.js';
+import { formatKeys, formatProviders, formatStatus } from './format.js';
+import { readSecret, type CliInput } from './input.js';
+
+export interface CliIo {
+  stdin: CliInput;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** Where the stdio bridge connects, with the headers it adds. */
+export interface BridgeTarget {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** Everything the commands use, built by the composition root (`index.ts`) and passed in. */
+export interface CliDeps {
+  io: CliIo;
+  /** The folder relative `--project` paths are resolved against. */
+  cwd: string;
+  /** The core for a config folder: `--home` when given, else PM_MCP_HOME or the OS convention. */
+  createCore(home: string | undefined): DesktopCore;
+  /** Speaks MCP on stdin/stdout to `target` until stdin closes; resolves with the exit code. */
+  runBridge(target: BridgeTarget): Promise<number>;
+  /** Resolves with the signal's name on Ctrl-C or SIGTERM. */
+  waitForStopSignal(): Promise<string>;
+}
+
+const version = '0.1.0';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1024 || port > 65_535) {
+    throw new InvalidArgumentError('must be a port number between 1024 and 65535');
+  }
+  return port;
+}
+
+function parseClient(value: string): ClientId {
+  const found = clientIds.find((id) => id === value);
+  if (!found) throw new InvalidArgumentError(`choose one of ${clientIds.join(', ')}`);
+  return found;
+}
+
+function parseProviderType(value: string): ProviderType {
+  const found = providerTypes.find((type) => type === value);
+  if (!found) throw new InvalidArgumentError(`choose one of ${providerTypes.join(', ')}`);
+  return found;
+}
+
+/** What a command sets when it ends without an error but with a non-zero exit code. */
+export interface CliOutcome {
+  exitCode: number;
+}
+
+/** The `pm-mcp` program. Errors propagate to `runCli`, which prints one line and the exit code. */
+export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 }): Command {
+  const { io } = deps;
+  const out = (text: string): void => {
+    io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  };
+  const note = (text: string): void => {
+    io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  };
+
+  const program = new Command('pm-mcp')
+    .description(
+      'PM MCP from the command line: sign in, keep your MCP key in the OS keychain, configure AI ' +
+        'editors and run the local MCP proxy.',
+    )
+    .version(version)
+    .option('--home <dir>', 'config folder (default: PM_MCP_HOME, else the OS convention)')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .exitOverride();
+
+  let core: DesktopCore | undefined;
+  const coreOf = (): DesktopCore => {
+    core ??= deps.createCore(program.opts<{ home?: string }>().home);
+    return core;
+  };
+  const projectDir = (dir: string | undefined): { projectDir?: string } =>
+    dir === undefined ? {} : { projectDir: path.resolve(deps.cwd, dir) };
+  const printChange = (verb: string, change: ClientChange): void => {
+    out(`${verb} ${change.label}: ${change.path}${change.changed ? '' : ' (already up to date)'}`);
+    if (change.backupPath) out(`Backup of the original: ${change.backupPath}`);
+    for (const line of change.notes) out(`Note: ${line}`);
+  };
+
+  program
+    .command('login')
+    .description('sign in, mint a key named after this machine, keep both secrets in the keychain')
+    .requiredOption('--server <url>', 'the PM MCP server, e.g. https://pm-mcp.example.com')
+    .requiredOption('--email <email>', 'your account email')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--register', 'create the account first')
+    .option('--name <name>', 'your name (with --register)')
+    .option('--insecure', 'allow plain http:// to a host other than this machine')
+    .action(
+      async (opts: {
+        server: string;
+        email: string;
+        passwordStdin?: boolean;
+        register?: boolean;
+        name?: string;
+        insecure?: boolean;
+      }) => {
+        const password = await readSecret(io, 'password', {
+          fromStdin: opts.passwordStdin === true,
+          pipeFlag: '--password-stdin',
+        });
+        const state = await coreOf().signIn({
+          serverUrl: opts.server,
+          email: opts.email,
+          password,
+          createAccount: opts.register === true,
+          ...(opts.name !== undefined ? { name: opts.name } : {}),
+          allowInsecure: opts.insecure === true,
+        });
+        out(
+          `Signed in to ${state.serverUrl ?? opts.server} as ${state.user?.email ?? opts.email}.`,
+        );
+        if (state.key) {
+          out(
+            `This machine's MCP key: ${state.key.keyPrefix}… "${state.key.name}" ` +
+              '(kept in the OS keychain, never in a file).',
+          );
+        }
+        out('Next: pm-mcp configure cursor, then pm-mcp proxy (or run the tray app).');
+      },
+    );
+
+  program
+    .command('logout')
+    .description("revoke this machine's key on the server and clear the keychain entries")
+    .action(async () => {
+      const { state, result } = await coreOf().signOutWithResult();
+      if (result.warning) note(`Warning: ${result.warning}`);
+      else
+        out(
+          `Signed out${state.serverUrl ? ` of ${state.serverUrl}` : ''}; this machine's key is revoked.`,
+        );
+    });
+
+  program
+    .command('status')
+    .description('server, user, key, providers, configured clients and proxy')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const c = coreOf();
+      await c.rotateKeyIfDue().catch(() => false);
+      const state = await c.getState();
+      out(opts.json ? JSON.stringify(state, null, 2) : formatStatus(state));
+    });
+
+  const keys = program.command('keys').description("your MCP keys (this machine's and others)");
+  keys
+    .command('list')
+    .description('all of your keys, with last use and expiry')
+    .action(async () => {
+      out(formatKeys(await coreOf().listKeys()));
+    });
+  keys
+    .command('revoke')
+    .description('revoke a key (by id or prefix)')
+    .argument('<id>', 'key id or key prefix')
+    .action(async (idOrPrefix: string) => {
+      const c = coreOf();
+      const all = await c.listKeys();
+      const prefix = idOrPrefix.replace(/…$/, '');
+      const matches = all.filter((k) => k.id === idOrPrefix || k.keyPrefix === prefix);
+      const key = matches[0];
+      if (!key || matches.length > 1) {
+        throw new DesktopError(
+          'not_found',
+          matches.length > 1
+            ? `"${idOrPrefix}" matches several keys; use the id (pm-mcp keys list)`
+            : `No key "${idOrPrefix}" (pm-mcp keys list shows ids and prefixes)`,
+        );
+      }
+      await c.revokeKey(key.id);
+      out(`Revoked ${key.keyPrefix}… "${key.name}".`);
+      if (key.isThisMachine) {
+        note("That was this machine's key: sign in again (pm-mcp login) to mint a new one.");
+      }
+    });
+  keys
+    .command('rotate')
+    .description("replace this machine's key with a new one (the old one stops working)")
+    .action(async () => {
+      const rotated = await coreOf().rotateKey();
+      out(
+        `Rotated: this machine now uses ${rotated.key.keyPrefix}… (kept in the OS keychain); ` +
+          'the old key is revoked. A running proxy picks the new key up by itself.',
+      );
+    });
+
+  const providers = program
+    .command('providers')
+    .description('your Jira and OpenProject connections');
+  providers
+    .command('list')
+    .description('connections and whether they work')
+    .action(async () => {
+      out(formatProviders(await coreOf().listProviders()));
+    });
+  providers
+    .command('add')
+    .description(
+      'add a connection; the API token is read from stdin (or asked for), never from arguments',
+    )
+    .addOption(
+      new Option('--type <type>', `one of ${providerTypes.join(', ')}`)
+        .argParser(parseProviderType)
+        .makeOptionMandatory(),
+    )
+    .requiredOption('--name <name>', 'a name for the connection')
+    .requiredOption('--url <url>', 'e.g. https://your-team.atlassian.net')
+    .option('--email <email>', 'your Atlassian email (Jira Cloud)')
+    .option('--token-stdin', 'read the API token from standard input')
+    .action(
+      async (opts: {
+        type: ProviderType;
+        name: string;
+        url: string;
+        email?: string;
+        tokenStdin?: boolean;
+      }) => {
+        const apiToken = await readSecret(io, 'API token', {
+          fromStdin: opts.tokenStdin === true,
+          pipeFlag: null,
+        });
+        const provider = await coreOf().addProvider({
+          providerType: opts.type,
+          name: opts.name,
+          baseUrl: opts.url,
+          apiToken,
+          ...(opts.email !== undefined ? { email: opts.email } : {}),
+        });
+        out(`Added ${provider.name} (${provider.providerType}), id ${provider.id}.`);
+      },
+    );
+  providers
+    .command('test')
+    .description('check a connection against the provider now')
+    .argument('<id>', 'connection id (pm-mcp providers list)')
+    .action(async (id: string) => {
+      const result = await coreOf().testProvider(id);
+      out(
+        `${result.ok ? 'OK' : 'FAILED'}: ${result.message}${result.account ? ` (${result.account})` : ''}`,
+      );
+      if (!result.ok)
+        throw new DesktopError('request_refused', 'The provider refused the credentials');
+    });
+  providers
+    .command('remove')
+    .description('delete a connection')
+    .argument('<id>', 'connection id')
+    .action(async (id: string) => {
+      await coreOf().removeProvider(id);
+      out(`Removed ${id}.`);
+    });
+
+  program
+    .command('configure')
+    .description(`point an AI editor at PM MCP (${clientIds.join(', ')})`)
+    .argument('<client>', clientIds.join(' | '), parseClient)
+    .option('--direct', 'write the server URL and the MCP key itself instead of the local proxy')
+    .option('--project <dir>', "write the project's file instead of your user file")
+    .action(async (client: ClientId, opts: { direct?: boolean; project?: string }) => {
+      const change = await coreOf().configureClient(client, {
+        direct: opts.direct === true,
+        ...projectDir(opts.project),
+      });
+      printChange('Configured', change);
+      if (opts.direct !== true) {
+        const state = await coreOf().currentState();
+        if (!state.proxy.running) {
+          out('The local proxy is not running: start it with pm-mcp proxy (or run the tray app).');
+        }
+      }
+    });
+
+  program
+    .command('unconfigure')
+    .description("remove our entry (only ours) from an editor's file")
+    .argument('<client>', clientIds.join(' | '), parseClient)
+    .option('--project <dir>', "the project's file instead of your user file")
+    .action(async (client: ClientId, opts: { project?: string }) => {
+      printChange(
+        'Unconfigured',
+        await coreOf().unconfigureClient(client, projectDir(opts.project)),
+      );
+    });
+
+  program
+    .command('proxy')
+    .description('run the local MCP proxy in the foreground (Ctrl-C stops it)')
+    .option('--port <n>', 'port on 127.0.0.1 (default: the saved one, 8765)', parsePort)
+    .action(async (opts: { port?: number }) => {
+      const c = coreOf();
+      await c.start({ proxy: false });
+      const unsubscribe = c.onStateChanged((state) => {
+        if (state.keyHealth === 'rejected') {
+          note(`Warning: ${state.summary} (pm-mcp login, or the app's "mint a new key").`);
+        }
+      });
+      try {
+        const status = await c.startProxy(opts.port !== undefined ? { port: opts.port } : {});
+        const state = await c.currentState();
+        note(
+          `Proxy listening on http://127.0.0.1:${status.port}/mcp → ${state.serverUrl ?? 'the server'}. ` +
+            'Press Ctrl-C to stop.',
+        );
+        const signal = await deps.waitForStopSignal();
+        note(`${signal}: stopping the proxy.`);
+      } finally {
+        unsubscribe();
+        await c.stop();
+      }
+    });
+
+  program
+    .command('bridge')
+    .description('speak MCP over stdio to the local proxy (for Claude Desktop)')
+    .option('--direct', 'connect to the server itself with the MCP key instead of the local proxy')
+    .action(async (opts: { direct?: boolean }) => {
+      const c = coreOf();
+      if (opts.direct === true) {
+        const { url, apiKey } = await c.directEndpoint();
+        outcome.exitCode = await deps.runBridge({ url, headers: { 'X-MCP-API-Key': apiKey } });
+      } else {
+        const { url, localToken } = await c.proxyEndpoint();
+        outcome.exitCode = await deps.runBridge({
+          url,
+          headers: { Authorization: `Bearer ${localToken}` },
+        });
+      }
+    });
+
+  return program;
+}
+
+/** Runs the program; returns the exit code. Errors are one line on stderr, never a stack. */
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const outcome: CliOutcome = { exitCode: 0 };
+  const program = buildProgram(deps, outcome);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return outcome.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its message (and the help hint) already.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      return error.exitCode === 0 ? 0 : desktopErrorCatalogue.usage;
+    }
+    if (isDesktopError(error)) {
+      deps.io.stderr.write(`pm-mcp: ${error.message}\n`);
+      return error.exitCode;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    deps.io.stderr.write(`pm-mcp: unexpected error: ${message}\n`);
+    return 1;
+  }
+}
