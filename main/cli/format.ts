@@ -62,7 +62,7 @@ const keyHealthWords = {
 export function formatStatus(state: AppState): string {
   const lines: string[] = [];
   const add = (label: string, value: string): void => {
-    lines.push(`${`${label}:`.padEnd(11)}${value}`);
+    lines.push(`${(label === '' ? '' : `${label}:`).padEnd(11)}${value}`);
   };
   add('Status', `${state.level} — ${state.summary}`);
   add(

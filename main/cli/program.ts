@@ -309,20 +309,35 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
   program
     .command('proxy')
     .description('run the local MCP proxy in the foreground (Ctrl-C stops it)')
-    .option('--port <n>', 'port on 127.0.0.1 (default: the saved one, 8765)', parsePort)
+    .option(
+      '--port <n>',
+      'port on 127.0.0.1 (default: the saved one, 8765); saved, and configured clients are rewritten to use it',
+      parsePort,
+    )
     .action(async (opts: { port?: number }) => {
       const c = coreOf();
-      await c.start({ proxy: false });
+      if (opts.port !== undefined && (await c.getSettings()).proxyPort !== opts.port) {
+        await c.updateSettings({ proxyPort: opts.port });
+        note(`Saved ${opts.port} as the proxy port; configured clients now point at it.`);
+      }
+      const initial = await c.start({ proxy: false });
+      let keyId = initial.key?.id;
+      let rejected = initial.keyHealth === 'rejected';
       const unsubscribe = c.onStateChanged((state) => {
-        if (state.keyHealth === 'rejected') {
-          note(`Warning: ${state.summary} (pm-mcp login, or the app's "mint a new key").`);
+        if (state.key && state.key.id !== keyId) {
+          keyId = state.key.id;
+          note(`Now using this machine's new key ${state.key.keyPrefix}… (no restart needed).`);
         }
+        const nowRejected = state.keyHealth === 'rejected';
+        if (nowRejected && !rejected) {
+          note(`Warning: ${state.summary} (pm-mcp login, or "mint a new key" in the app).`);
+        }
+        rejected = nowRejected;
       });
       try {
-        const status = await c.startProxy(opts.port !== undefined ? { port: opts.port } : {});
-        const state = await c.currentState();
+        const status = await c.startProxy();
         note(
-          `Proxy listening on http://127.0.0.1:${status.port}/mcp → ${state.serverUrl ?? 'the server'}. ` +
+          `Proxy listening on http://127.0.0.1:${status.port}/mcp → ${initial.serverUrl ?? 'the server'}. ` +
             'Press Ctrl-C to stop.',
         );
         const signal = await deps.waitForStopSignal();

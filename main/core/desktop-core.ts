@@ -98,8 +98,11 @@ export interface DesktopCore extends DesktopApi {
   unconfigureClient(client: ClientId, options?: { projectDir?: string }): Promise<ClientChange>;
   /** `signOut` plus what happened on the server (for the CLI's message). */
   signOutWithResult(): Promise<{ state: AppState; result: SignOutResult }>;
-  /** Starts the proxy now (the `proxy` command); throws when it cannot (e.g. port in use). */
-  startProxy(options?: { port?: number }): Promise<ProxyStatus>;
+  /**
+   * Starts the proxy now on the saved port (the `proxy` command; change the port with
+   * `updateSettings`); throws when it cannot (e.g. port in use).
+   */
+  startProxy(): Promise<ProxyStatus>;
   stopProxy(): Promise<void>;
   /** Where the bridge connects: the proxy's MCP URL and the local token. */
   proxyEndpoint(): Promise<{ url: string; localToken: string }>;
@@ -813,7 +816,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
       return core.getSettings();
     },
 
-    async startProxy(proxyOptions = {}) {
+    async startProxy() {
       const s = await requireSignedInSettings();
       wantProxy = true;
       await noteKeychain(() => loadMcpKey(s));
@@ -824,7 +827,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
           "This machine's MCP key is missing from the keychain: sign in again (pm-mcp login)",
         );
       }
-      await startProxyFor(s, proxyOptions.port ?? s.proxyPort);
+      await startProxyFor(s, s.proxyPort);
       watchSettingsFile();
       return proxy ? proxy.status() : proxyStatus(s);
     },

@@ -1,0 +1,296 @@
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import keytar from 'keytar';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { desktopErrorCatalogue } from '../../main/errors.js';
+import { registerAccount, request, type TestAccount } from '../support/http.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import {
+  createCliSandbox,
+  filesUnder,
+  findSecrets,
+  freePort,
+  type CliSandbox,
+  type LongRunning,
+} from './cli-harness.js';
+
+const cursorFileSchema = z.object({
+  mcpServers: z.record(
+    z.string(),
+    z.object({ url: z.string(), headers: z.record(z.string(), z.string()) }),
+  ),
+});
+
+const statusSchema = z.object({
+  level: z.string(),
+  summary: z.string(),
+  keyHealth: z.string(),
+  user: z.object({ email: z.string() }).nullable(),
+  key: z.object({ id: z.string(), keyPrefix: z.string() }).nullable(),
+  proxy: z.object({ running: z.boolean(), port: z.number() }),
+  clients: z.array(z.object({ client: z.string(), state: z.string(), path: z.string() })),
+});
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function sandbox(): CliSandbox {
+  const cli = createCliSandbox();
+  cleanups.push(() => cli.cleanup());
+  return cli;
+}
+
+async function login(cli: CliSandbox, account: TestAccount): Promise<void> {
+  const result = await cli.run(
+    ['login', '--server', server.url, '--email', account.email, '--password-stdin'],
+    { input: `${account.password}\n` },
+  );
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  expect(result.stdout).toContain(`Signed in to ${server.url} as ${account.email}`);
+  expect(result.stdout).not.toContain(account.password);
+}
+
+async function startProxy(cli: CliSandbox, port: number): Promise<LongRunning> {
+  const proxy = await cli.spawnLong(['proxy', '--port', String(port)], /Proxy listening/);
+  cleanups.push(() => proxy.interrupt());
+  return proxy;
+}
+
+/** An MCP client built only from what Cursor's file says. */
+async function clientFromCursorFile(cli: CliSandbox): Promise<Client> {
+  const entry = cursorFileSchema.parse(
+    JSON.parse(readFileSync(path.join(cli.home, '.cursor', 'mcp.json'), 'utf8')),
+  ).mcpServers['pm-server'];
+  if (!entry) throw new Error('no pm-server entry');
+  const client = new Client({ name: 'cursor-stand-in', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(entry.url), {
+      requestInit: { headers: entry.headers },
+    }),
+  );
+  cleanups.push(() => client.close());
+  return client;
+}
+
+const storedKey = async (cli: CliSandbox): Promise<string> =>
+  (await keytar.getPassword(cli.keychainService, `${server.url}|mcp-key`)) ?? '';
+
+const textOf = (result: unknown): string =>
+  z
+    .object({ content: z.array(z.object({ text: z.string().optional() })) })
+    .parse(result)
+    .content.map((c) => c.text ?? '')
+    .join('\n');
+
+describe('pm-mcp end to end', () => {
+  it('login → keychain → configure cursor → proxy → an MCP client from mcp.json lists and calls tools', async () => {
+    const cli = sandbox();
+    const account = await registerAccount(server.url);
+    await login(cli, account);
+
+    // The key is in the OS keychain (read back with keytar itself), nowhere on disk.
+    const key = await storedKey(cli);
+    expect(key).toMatch(/^mcp_[0-9A-Za-z]{49}$/);
+    const refreshToken = await keytar.getPassword(
+      cli.keychainService,
+      `${server.url}|refresh-token`,
+    );
+    expect(refreshToken).toBeTruthy();
+
+    const configured = await cli.run(['configure', 'cursor']);
+    expect(configured.code).toBe(0);
+    const cursorFile = path.join(cli.home, '.cursor', 'mcp.json');
+    expect(configured.stdout).toContain(`Configured Cursor: ${cursorFile}`);
+
+    const port = await freePort();
+    const proxy = await startProxy(cli, port);
+
+    const text = readFileSync(cursorFile, 'utf8');
+    expect(text).not.toContain('mcp_');
+    expect(statSync(cursorFile).mode & 0o777).toBe(0o600);
+    const localToken = await keytar.getPassword(cli.keychainService, 'local-proxy-token');
+    expect(cursorFileSchema.parse(JSON.parse(text)).mcpServers['pm-server']).toEqual({
+      url: `http://127.0.0.1:${port}/mcp`,
+      headers: { Authorization: `Bearer ${localToken ?? ''}` },
+    });
+
+    const client = await clientFromCursorFile(cli);
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name)).toContain('list_providers');
+    const providers = await client.callTool({ name: 'list_providers', arguments: {} });
+    expect(textOf(providers)).toMatch(/No provider connections yet/);
+
+    const status = statusSchema.parse(JSON.parse((await cli.run(['status', '--json'])).stdout));
+    expect(status.level).toBe('connected');
+    expect(status.user?.email).toBe(account.email);
+    expect(status.proxy).toMatchObject({ running: true, port });
+    expect(status.clients.find((c) => c.client === 'cursor')?.state).toBe('current');
+
+    const human = await cli.run(['status']);
+    expect(human.stdout).toMatch(/Status: +connected/);
+    expect(human.stdout).toContain(`${status.key?.keyPrefix ?? '?'}…`);
+
+    // No MCP key in the config folder or the client file (which holds only the local token);
+    // no secret at all in the config folder.
+    expect(findSecrets([...filesUnder(cli.configDir), cursorFile], [key])).toEqual([]);
+    expect(
+      findSecrets(filesUnder(cli.configDir), [key, localToken ?? '', refreshToken ?? '']),
+    ).toEqual([]);
+    expect(proxy.stderr()).not.toContain(key);
+
+    // Ctrl-C stops it cleanly.
+    expect(await proxy.interrupt()).toBe(0);
+    expect(proxy.stderr()).toMatch(/SIGINT: stopping the proxy/);
+  });
+
+  it('after keys rotate, the running proxy uses the new key without a restart', async () => {
+    const cli = sandbox();
+    const account = await registerAccount(server.url);
+    await login(cli, account);
+    await cli.run(['configure', 'cursor']);
+    const proxy = await startProxy(cli, await freePort());
+    const client = await clientFromCursorFile(cli);
+    await client.listTools();
+    const oldKey = await storedKey(cli);
+
+    const rotated = await cli.run(['keys', 'rotate']);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(/Rotated: this machine now uses mcp_/);
+    const newKey = await storedKey(cli);
+    expect(newKey).not.toBe(oldKey);
+    expect(rotated.stdout + rotated.stderr).not.toContain(newKey);
+    // The old key is dead on the server…
+    const old = await request(server.url, 'GET', '/api/users/me', {
+      headers: { 'x-mcp-api-key': oldKey },
+    });
+    expect(old.status).toBe(401);
+    // …and the proxy process, still running, has switched to the new one.
+    await proxy.waitForStderr(/Now using this machine's new key/);
+    const again = await clientFromCursorFile(cli);
+    const result = await again.callTool({ name: 'list_providers', arguments: {} });
+    expect(textOf(result)).toMatch(/No provider connections yet/);
+    const keys = await request<{ keys: { key_prefix: string; last_used_at: string | null }[] }>(
+      server.url,
+      'GET',
+      '/api/users/me/mcp-keys',
+      { headers: { authorization: `Bearer ${account.accessToken}` } },
+    );
+    const fresh = keys.body.keys.find((k) => newKey.startsWith(k.key_prefix));
+    expect(fresh?.last_used_at).not.toBeNull();
+  });
+
+  it('a key revoked from another session: status reports it rejected, the proxy notices', async () => {
+    const cli = sandbox();
+    const account = await registerAccount(server.url);
+    await login(cli, account);
+    await cli.run(['configure', 'cursor']);
+    const proxy = await startProxy(cli, await freePort());
+    const before = statusSchema.parse(JSON.parse((await cli.run(['status', '--json'])).stdout));
+    const keyId = before.key?.id ?? '';
+
+    // Revoked from the user's other session (e.g. the web or another machine).
+    const revoked = await request(server.url, 'DELETE', `/api/users/me/mcp-keys/${keyId}`, {
+      headers: { authorization: `Bearer ${account.accessToken}` },
+    });
+    expect(revoked.status).toBe(204);
+
+    const after = statusSchema.parse(JSON.parse((await cli.run(['status', '--json'])).stdout));
+    expect(after.keyHealth).toBe('rejected');
+    expect(after.level).toBe('attention');
+    expect(after.summary).toMatch(/revoked or has expired/);
+    const human = await cli.run(['status']);
+    expect(human.stdout).toMatch(/REJECTED by the server/);
+
+    // Through the proxy, the MCP client is refused and the proxy tells the user.
+    await expect(clientFromCursorFile(cli)).rejects.toThrow();
+    await proxy.waitForStderr(/Warning: This machine's key was revoked or has expired/);
+  });
+
+  it('keys and providers commands; logout revokes the key and clears the keychain', async () => {
+    const cli = sandbox();
+    const account = await registerAccount(server.url);
+    await login(cli, account);
+    const key = await storedKey(cli);
+
+    const list = await cli.run(['keys', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/\(this machine\)/);
+    expect(list.stdout).not.toContain(key);
+
+    const none = await cli.run(['providers', 'list']);
+    expect(none.stdout).toMatch(/No provider connections/);
+    const token = `provider-token-${Date.now()}`;
+    const refused = await cli.run(
+      ['providers', 'add', '--type', 'openproject', '--name', 'OP', '--url', 'http://127.0.0.1:9'],
+      { input: token },
+    );
+    // The provider cannot be reached: the server refuses the connection, with its reason.
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).not.toContain(token);
+
+    const out = await cli.run(['logout']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/Signed out of .*this machine's key is revoked/);
+    expect(await keytar.getPassword(cli.keychainService, `${server.url}|mcp-key`)).toBeNull();
+    expect(await keytar.getPassword(cli.keychainService, `${server.url}|refresh-token`)).toBeNull();
+    const use = await request(server.url, 'GET', '/api/users/me', {
+      headers: { 'x-mcp-api-key': key },
+    });
+    expect(use.status).toBe(401);
+    const after = await cli.run(['keys', 'list']);
+    expect(after.code).toBe(desktopErrorCatalogue.not_signed_in);
+  });
+
+  it('pm-mcp bridge speaks MCP over stdio to the proxy (Claude Desktop)', async () => {
+    const cli = sandbox();
+    const account = await registerAccount(server.url);
+    await login(cli, account);
+    await startProxy(cli, await freePort());
+    const configured = await cli.run(['configure', 'claude-desktop']);
+    expect(configured.code).toBe(0);
+    const file = path.join(cli.home, '.config', 'Claude', 'claude_desktop_config.json');
+    const entry = z
+      .object({
+        mcpServers: z.record(
+          z.string(),
+          z.object({ command: z.string(), args: z.array(z.string()) }),
+        ),
+      })
+      .parse(JSON.parse(readFileSync(file, 'utf8'))).mcpServers['pm-server'];
+    expect(entry?.command).toBe(process.execPath);
+    expect(entry?.args.at(-1)).toBe('bridge');
+    expect(readFileSync(file, 'utf8')).not.toContain('mcp_');
+
+    // Run exactly what Claude Desktop would run, with the sandbox's environment.
+    const client = new Client({ name: 'claude-desktop-stand-in', version: '1.0.0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: entry?.command ?? '',
+        args: entry?.args ?? [],
+        env: cli.env,
+        stderr: 'pipe',
+      }),
+    );
+    cleanups.push(() => client.close());
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name)).toContain('list_providers');
+    const result = await client.callTool({ name: 'list_providers', arguments: {} });
+    expect(textOf(result)).toMatch(/No provider connections yet/);
+  });
+});
