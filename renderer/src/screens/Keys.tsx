@@ -1,0 +1,238 @@
+import { useId, useRef, useState, type ReactElement } from 'react';
+import type { KeyInfo, RotatedKey } from '../../../preload/contract';
+import { getApi } from '../api';
+import { Badge, Button, ErrorMessage, Loading } from '../components/Status';
+import { Time } from '../components/Time';
+import { maskedKey } from '../format';
+import { useAction, useLoad } from '../hooks';
+
+function keyStatus(key: KeyInfo): ReactElement {
+  if (key.revokedAt || !key.isActive) return <Badge tone="neutral">Revoked</Badge>;
+  if (key.expiresAt && new Date(key.expiresAt).getTime() <= Date.now()) {
+    return <Badge tone="neutral">Expired</Badge>;
+  }
+  return <Badge tone="ok">Active</Badge>;
+}
+
+export function Keys({ onChanged }: { onChanged: () => void }) {
+  const keys = useLoad(() => getApi().listKeys());
+  const rotate = useAction(() => getApi().rotateKey());
+  const [rotated, setRotated] = useState<RotatedKey | null>(null);
+
+  const onRotate = async () => {
+    const result = await rotate.run();
+    if (result) {
+      setRotated(result);
+      keys.reload();
+      onChanged();
+    }
+  };
+
+  return (
+    <>
+      <div className="screen-header">
+        <h1 tabIndex={-1}>Keys</h1>
+        <Button variant="quiet" onClick={keys.reload} pending={keys.loading}>
+          Refresh
+        </Button>
+      </div>
+      <p className="muted">
+        Every key that can reach your account. Revoke any you do not recognise; a revoked key stops
+        working on its next request.
+      </p>
+
+      <section className="card" aria-labelledby="rotate-title">
+        <h2 id="rotate-title">Rotate this computer&apos;s key</h2>
+        <p className="muted small">
+          Replaces the key with a new one and revokes the old one. Editors set up by this app keep
+          working without changes.
+        </p>
+        <ErrorMessage error={rotate.error} onDismiss={rotate.reset} />
+        {rotated ? (
+          <NewKeyPanel rotated={rotated} onDone={() => setRotated(null)} />
+        ) : (
+          <div className="actions">
+            <Button
+              pending={rotate.pending}
+              pendingLabel="Rotating…"
+              onClick={() => void onRotate()}
+            >
+              Rotate key
+            </Button>
+          </div>
+        )}
+      </section>
+
+      <section className="card" aria-labelledby="keys-title" aria-busy={keys.loading}>
+        <h2 id="keys-title">Your keys</h2>
+        <ErrorMessage error={keys.error} />
+        {keys.loading && !keys.data && <Loading label="Loading keys…" />}
+        {keys.data && keys.data.length === 0 && <p className="muted">No keys yet.</p>}
+        {keys.data && keys.data.length > 0 && (
+          <div className="table-wrap">
+            <table className="table">
+              <caption className="visually-hidden">Your MCP keys</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Key</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Last used</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {keys.data.map((key) => (
+                  <KeyRow
+                    key={key.id}
+                    keyInfo={key}
+                    onKeys={(next) => {
+                      keys.setData(next);
+                      onChanged();
+                    }}
+                  />
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  );
+}
+
+function KeyRow({ keyInfo, onKeys }: { keyInfo: KeyInfo; onKeys: (keys: KeyInfo[]) => void }) {
+  const revoke = useAction((id: string) => getApi().revokeKey(id));
+  const [confirming, setConfirming] = useState(false);
+  const active = keyInfo.isActive && !keyInfo.revokedAt;
+
+  const onRevoke = async () => {
+    const next = await revoke.run(keyInfo.id);
+    if (next) {
+      setConfirming(false);
+      onKeys(next);
+    }
+  };
+
+  return (
+    <tr data-testid={`key-${keyInfo.keyPrefix}`}>
+      <th scope="row">
+        {keyInfo.name}
+        {keyInfo.isThisMachine && (
+          <>
+            {' '}
+            <Badge tone="neutral">This computer</Badge>
+          </>
+        )}
+        <span className="muted small block">
+          {keyInfo.scope === 'read' ? 'Read only' : 'Read and write'}
+        </span>
+      </th>
+      <td className="mono">{maskedKey(keyInfo.keyPrefix)}</td>
+      <td>{keyStatus(keyInfo)}</td>
+      <td>
+        <Time iso={keyInfo.createdAt} />
+      </td>
+      <td data-testid="last-used">
+        <Time iso={keyInfo.lastUsedAt} />
+      </td>
+      <td>
+        <Time iso={keyInfo.expiresAt} empty="No expiry" />
+      </td>
+      <td className="cell-actions">
+        {active &&
+          (confirming ? (
+            <div className="confirm" role="group" aria-label={`Confirm revoking ${keyInfo.name}`}>
+              <Button
+                variant="danger"
+                pending={revoke.pending}
+                pendingLabel="Revoking…"
+                onClick={() => void onRevoke()}
+              >
+                Revoke now
+              </Button>
+              <Button
+                variant="quiet"
+                onClick={() => setConfirming(false)}
+                disabled={revoke.pending}
+              >
+                Cancel
+              </Button>
+            </div>
+          ) : (
+            <Button
+              variant="quiet"
+              label={`Revoke key ${keyInfo.name} (${keyInfo.keyPrefix})`}
+              onClick={() => setConfirming(true)}
+            >
+              Revoke
+            </Button>
+          ))}
+        <ErrorMessage error={revoke.error} onDismiss={revoke.reset} />
+      </td>
+    </tr>
+  );
+}
+
+/** The new key, shown once, with a copy button. It is not kept anywhere in the window. */
+function NewKeyPanel({ rotated, onDone }: { rotated: RotatedKey; onDone: () => void }) {
+  const inputRef = useRef<HTMLInputElement>(null);
+  const [copied, setCopied] = useState<'copied' | 'failed' | null>(null);
+  const id = useId();
+
+  const copy = async () => {
+    const input = inputRef.current;
+    if (!input) return;
+    input.focus();
+    input.select();
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(rotated.apiKey);
+      ok = true;
+    } catch {
+      // The clipboard permission may be denied (the app denies every permission request);
+      // copying the selection is a user-initiated edit command and needs no permission.
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the permission-free fallback
+      ok = document.execCommand('copy');
+    }
+    setCopied(ok ? 'copied' : 'failed');
+  };
+
+  return (
+    <div className="new-key">
+      <label htmlFor={id}>Your new key</label>
+      <p className="small muted">
+        Shown only this once. This app already uses it; copy it only if you configured an editor
+        with the key directly.
+      </p>
+      <div className="copy-row">
+        <input
+          id={id}
+          ref={inputRef}
+          className="mono"
+          readOnly
+          value={rotated.apiKey}
+          spellCheck={false}
+          onFocus={(event) => event.target.select()}
+          data-testid="new-key"
+        />
+        <Button variant="primary" onClick={() => void copy()}>
+          Copy
+        </Button>
+      </div>
+      <p className="small" role="status" aria-live="polite">
+        {copied === 'copied' && 'Copied to the clipboard.'}
+        {copied === 'failed' && 'Could not copy; select the key and press Ctrl+C (⌘C on a Mac).'}
+      </p>
+      <div className="actions">
+        <Button variant="quiet" onClick={onDone}>
+          Done, hide the key
+        </Button>
+      </div>
+    </div>
+  );
+}
