@@ -323,7 +323,14 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
       const initial = await c.start({ proxy: false });
       let keyId = initial.key?.id;
       let rejected = initial.keyHealth === 'rejected';
+      let signedOutElsewhere: () => void = () => undefined;
+      const signedOut = new Promise<string>((resolve) => {
+        signedOutElsewhere = () => {
+          resolve('Signed out (by another pm-mcp or the app)');
+        };
+      });
       const unsubscribe = c.onStateChanged((state) => {
+        if (state.user === null) signedOutElsewhere();
         if (state.key && state.key.id !== keyId) {
           keyId = state.key.id;
           note(`Now using this machine's new key ${state.key.keyPrefix}… (no restart needed).`);
@@ -340,8 +347,8 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
           `Proxy listening on http://127.0.0.1:${status.port}/mcp → ${initial.serverUrl ?? 'the server'}. ` +
             'Press Ctrl-C to stop.',
         );
-        const signal = await deps.waitForStopSignal();
-        note(`${signal}: stopping the proxy.`);
+        const reason = await Promise.race([deps.waitForStopSignal(), signedOut]);
+        note(`${reason}: stopping the proxy.`);
       } finally {
         unsubscribe();
         await c.stop();

@@ -57,7 +57,11 @@ export interface DesktopCoreOptions {
   /** Names the key minted for this machine; defaults to `os.hostname()`. */
   hostname?: string;
   now?: () => Date;
-  /** What Claude Desktop runs (stdio bridge); defaults to this Node running `bin/pm-mcp.js bridge`. */
+  /**
+   * What Claude Desktop runs (the stdio bridge). Defaults to this Node running
+   * `bin/pm-mcp.js bridge`, which is right for the CLI; the Electron shell must pass its own
+   * (its `process.execPath` is Electron, not Node).
+   */
   bridgeCommand?: { command: string; args: string[] };
   /** Defaults to `main/proxy`'s `createLoopbackProxy`. */
   createProxy?: LoopbackProxyFactory;

@@ -257,6 +257,45 @@ describe('pm-mcp end to end', () => {
     expect(after.code).toBe(desktopErrorCatalogue.not_signed_in);
   });
 
+  it('configure --direct, --project and unconfigure; logout elsewhere stops the proxy', async () => {
+    const cli = sandbox();
+    const account = await registerAccount(server.url);
+    await login(cli, account);
+    const proxy = await startProxy(cli, await freePort());
+    const key = await storedKey(cli);
+
+    const direct = await cli.run(['configure', 'windsurf', '--direct']);
+    expect(direct.code).toBe(0);
+    const windsurfFile = path.join(cli.home, '.codeium', 'windsurf', 'mcp_config.json');
+    expect(JSON.parse(readFileSync(windsurfFile, 'utf8'))).toEqual({
+      mcpServers: {
+        'pm-server': { serverUrl: `${server.url}/mcp`, headers: { 'X-MCP-API-Key': key } },
+      },
+    });
+    expect(statSync(windsurfFile).mode & 0o777).toBe(0o600);
+    expect(direct.stdout + direct.stderr).not.toContain(key);
+
+    // A relative --project is resolved against the working directory (the sandbox's HOME).
+    const project = await cli.run(['configure', 'cursor', '--project', 'work/app']);
+    expect(project.code).toBe(0);
+    const projectFile = path.join(cli.home, 'work', 'app', '.cursor', 'mcp.json');
+    const projectText = readFileSync(projectFile, 'utf8');
+    expect(projectText).toContain('${env:PM_MCP_LOCAL_TOKEN}');
+    expect(projectText).not.toContain('mcp_');
+
+    const removed = await cli.run(['unconfigure', 'cursor', '--project', 'work/app']);
+    expect(removed.code).toBe(0);
+    expect(JSON.parse(readFileSync(projectFile, 'utf8'))).toEqual({ mcpServers: {} });
+
+    const status = statusSchema.parse(JSON.parse((await cli.run(['status', '--json'])).stdout));
+    expect(status.clients.find((c) => c.client === 'windsurf')?.state).toBe('current');
+
+    // Signing out from another command stops the running proxy process cleanly.
+    expect((await cli.run(['logout'])).code).toBe(0);
+    await proxy.waitForStderr(/Signed out \(by another pm-mcp or the app\): stopping the proxy/);
+    expect(await proxy.exited).toBe(0);
+  });
+
   it('pm-mcp bridge speaks MCP over stdio to the proxy (Claude Desktop)', async () => {
     const cli = sandbox();
     const account = await registerAccount(server.url);

@@ -37,6 +37,8 @@ export interface CliSandbox {
 
 export interface LongRunning {
   child: ChildProcessWithoutNullStreams;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
   stderr(): string;
   waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** SIGINT (Ctrl-C) and the exit code. */
@@ -131,6 +133,7 @@ export function createCliSandbox(): CliSandbox {
       await waitForStderr(ready);
       return {
         child,
+        exited,
         stderr: () => stderr,
         waitForStderr,
         interrupt() {
