@@ -1,6 +1,5 @@
 import { watch, type FSWatcher, promises as fs } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import {
   clientIds,
@@ -39,7 +38,6 @@ import {
 import { DesktopError, isDesktopError } from '../errors.js';
 import { secretNames, type SecretStore } from '../keychain/secret-store.js';
 import { createLoopbackProxy, generateLocalToken } from '../proxy/proxy.js';
-import { resolveConfigDir } from '../state/paths.js';
 import {
   createSettingsStore,
   type ConfiguredClient,
@@ -47,6 +45,7 @@ import {
   type SettingsStore,
 } from '../state/settings.js';
 import { buildAppState, toKeyInfo, toProviderInfo } from './app-state.js';
+import { defaultBridgeCommand } from './bridge-command.js';
 import { probeLoopbackPort } from './port-probe.js';
 import type { LoopbackProxyFactory, LoopbackProxyHandle } from './proxy-port.js';
 
@@ -150,24 +149,6 @@ function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const issue = parsed.error.issues[0];
   const field = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
   throw new DesktopError('usage', `Invalid ${what}: ${field}${issue?.message ?? 'invalid'}`);
-}
-
-/** `node bin/pm-mcp.js bridge`, with absolute paths (GUI apps do not see the shell's PATH). */
-function defaultBridgeCommand(
-  configDir: string,
-  environment: ClientEnvironment,
-): {
-  command: string;
-  args: string[];
-} {
-  const script = fileURLToPath(new URL('../../bin/pm-mcp.js', import.meta.url));
-  const osDefault = resolveConfigDir({
-    ...environment,
-    env: { ...environment.env, PM_MCP_HOME: '' },
-  });
-  // Claude Desktop starts the bridge without our environment: name a non-default folder.
-  const home = configDir === osDefault ? [] : ['--home', configDir];
-  return { command: process.execPath, args: [script, ...home, 'bridge'] };
 }
 
 function sameClient(a: ConfiguredClient, client: ClientId, project: string | null): boolean {
