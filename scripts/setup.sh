@@ -38,9 +38,7 @@ start_postgres() {
 install_node_modules() {
   # Electron's binary comes from GitHub, which some machines cannot reach. Install everything else
   # first, then try the binary on its own so that its absence is reported, not fatal.
-  if [ -f node_modules/.package-lock.json ] && cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
-    :
-  elif ! ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm ci --no-audit --no-fund; then
+  if ! ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm ci --no-audit --no-fund; then
     echo "setup: npm ci failed" >&2
     exit 1
   fi
