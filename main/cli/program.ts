@@ -306,6 +306,27 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
       );
     });
 
+  const localToken = program
+    .command('local-token')
+    .description('the per-install token editors present to the local proxy (not your MCP key)');
+  localToken
+    .command('show')
+    .description(
+      'print it, for project files that read PM_MCP_LOCAL_TOKEN ' +
+        '(export PM_MCP_LOCAL_TOKEN="$(pm-mcp local-token show)")',
+    )
+    .action(async () => {
+      out((await coreOf().proxyEndpoint()).localToken);
+    });
+  localToken
+    .command('rotate')
+    .description('make a new one; editors configured in proxy mode are rewritten with it')
+    .action(async () => {
+      const changes = await coreOf().rotateLocalToken();
+      out('New local proxy token in the OS keychain; the old one no longer opens the proxy.');
+      for (const change of changes) printChange('Rewrote', change);
+    });
+
   program
     .command('proxy')
     .description('run the local MCP proxy in the foreground (Ctrl-C stops it)')

@@ -1,5 +1,6 @@
 import { watch, type FSWatcher, promises as fs } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import {
   clientIds,
@@ -514,22 +515,42 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
 
   // ---- following other processes ----
 
+  /** What the in-memory secrets and the proxy were last brought in line with. */
+  interface Applied {
+    serverUrl: string | null;
+    userId: string | undefined;
+    keyId: string | undefined;
+    proxyPort: number;
+    localTokenChangedAt: string | null;
+  }
+  let applied: Applied | undefined;
+  const appliedFrom = (s: SettingsFile): Applied => ({
+    serverUrl: s.serverUrl,
+    userId: s.account?.userId,
+    keyId: s.machineKey?.id,
+    proxyPort: s.proxyPort,
+    localTokenChangedAt: s.localTokenChangedAt,
+  });
+
+  /** Another process (the CLI, the tray app) changed the settings: follow it. */
   async function reloadFromDisk(): Promise<void> {
-    const before = settings;
     let s: SettingsFile;
     try {
       s = await loadSettings();
     } catch {
       return; // a half-written or corrupt file: the next change or refresh reports it
     }
-    const changed =
-      before?.serverUrl !== s.serverUrl ||
-      before.account?.userId !== s.account?.userId ||
-      before.machineKey?.id !== s.machineKey?.id ||
-      before.proxyPort !== s.proxyPort;
-    if (!changed) return;
-    if (before?.machineKey?.id !== s.machineKey?.id) keyRejected = false;
-    await noteKeychain(() => loadMcpKey(s));
+    const previous = applied;
+    const current = appliedFrom(s);
+    if (previous && isDeepStrictEqual(previous, current)) return;
+    applied = current;
+    if (previous?.keyId !== current.keyId) keyRejected = false;
+    await noteKeychain(async () => {
+      await loadMcpKey(s);
+      if (previous?.localTokenChangedAt !== current.localTokenChangedAt) {
+        localToken = (await secrets.get(secretNames.localProxyToken)) ?? localToken;
+      }
+    });
     await syncProxy(s);
     await emit();
   }
@@ -621,6 +642,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
       wantProxy = startOptions.proxy !== false;
       await fs.mkdir(configDir, { recursive: true, mode: 0o700 });
       const s = await loadSettings();
+      applied = appliedFrom(s);
       await noteKeychain(() => loadMcpKey(s));
       if (isSignedIn(s)) await maintain().catch(() => undefined);
       await syncProxy(settings ?? s);
@@ -842,8 +864,12 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     async rotateLocalToken() {
       const created = makeLocalToken();
       await secrets.set(secretNames.localProxyToken, created);
-      localToken = created; // the proxy checks the new one from now on
-      const s = await loadSettings();
+      localToken = created; // this process's proxy checks the new one from now on
+      // Other processes (a proxy run by the tray app or `pm-mcp proxy`) re-read it.
+      const s = (settings = await settingsStore.update((current) => ({
+        ...current,
+        localTokenChangedAt: now().toISOString(),
+      })));
       const changes: ClientChange[] = [];
       for (const record of s.configuredClients.filter((c) => c.mode === 'proxy')) {
         changes.push(

@@ -42,6 +42,8 @@ export const settingsFileSchema = z.object({
   proxyPort: z.number().int().min(1).max(65_535),
   startAtLogin: z.boolean(),
   configuredClients: z.array(configuredClientSchema),
+  /** When the local proxy token last changed (not the token): other processes re-read it. */
+  localTokenChangedAt: z.string().nullable().default(null),
 });
 
 export type SettingsFile = z.infer<typeof settingsFileSchema>;
@@ -59,6 +61,7 @@ export function defaultSettings(): SettingsFile {
     proxyPort: defaultProxyPort,
     startAtLogin: false,
     configuredClients: [],
+    localTokenChangedAt: null,
   };
 }
 

@@ -277,6 +277,27 @@ describe('desktop core', () => {
     expect(account.email).toBeTruthy();
   });
 
+  it('a rotated local token reaches a proxy run by another process and rewrites clients', async () => {
+    const secrets = createMemorySecretStore();
+    const tray = harness({ secrets });
+    await tray.core.start();
+    await signedIn(tray);
+    await tray.core.configureClient('cursor');
+    const proxy = runningProxy(tray);
+    const oldToken = proxy.credentials.localToken();
+
+    const cli = harness({ secrets, home: tray.home });
+    const changes = await cli.core.rotateLocalToken();
+    const newToken = secrets.entries().get(secretNames.localProxyToken);
+    expect(newToken).toBeTruthy();
+    expect(newToken).not.toBe(oldToken);
+    expect(changes.map((c) => c.client)).toEqual(['cursor']);
+    expect(readFileSync(path.join(tray.home, '.cursor', 'mcp.json'), 'utf8')).toContain(
+      `Bearer ${newToken ?? ''}`,
+    );
+    await until(() => proxy.credentials.localToken() === newToken, 'the tray to pick up the token');
+  });
+
   it('a proxy that cannot start is an error the tray shows', async () => {
     const h = harness({
       failStart: new DesktopError('port_in_use', 'Port 8765 on 127.0.0.1 is already in use'),
