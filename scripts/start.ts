@@ -43,8 +43,8 @@ function start(
       .filter((line) => line.trim() !== '')
       .map((line) => `[${name}] ${line}\n`)
       .join('');
-  child.stdout?.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
-  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
+  child.stdout.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
+  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
   child.on('exit', () => children.delete(child));
   return child;
 }
