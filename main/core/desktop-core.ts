@@ -319,6 +319,8 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     if (stored !== undefined && stored !== mcpKey) {
       mcpKey = stored;
       keyRejected = false;
+    } else if (keyRejected) {
+      return; // already known (an editor retrying must not flood the listeners)
     } else {
       keyRejected = true;
     }
@@ -377,14 +379,29 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     const userLevel = new Map(
       s.configuredClients.filter((c) => c.project === null).map((c) => [c.client, c]),
     );
-    const inspect = async (client: ClientId, mode: 'proxy' | 'direct', projectDir?: string) => {
+    const inspect = async (
+      client: ClientId,
+      mode: 'proxy' | 'direct',
+      projectDir?: string,
+    ): Promise<ClientStatus> => {
       const target = await targetFor(mode, s).catch(() => targetFor('proxy', s));
-      return toClientStatus(
-        await inspectClient(client, target, {
-          environment: clientEnvironment,
-          ...(projectDir !== undefined ? { projectDir } : {}),
-        }),
-      );
+      const clientOptions = {
+        environment: clientEnvironment,
+        ...(projectDir !== undefined ? { projectDir } : {}),
+      };
+      try {
+        return toClientStatus(await inspectClient(client, target, clientOptions));
+      } catch (error) {
+        if (isDesktopError(error) && error.code === 'keychain_unavailable') throw error;
+        // One client that cannot be inspected must not hide the others (or the whole state).
+        return {
+          client,
+          label: client,
+          path: projectDir ?? '',
+          state: 'unparseable',
+          detail: error instanceof Error ? error.message : String(error),
+        };
+      }
     };
     for (const client of clientIds) {
       const record = userLevel.get(client);
@@ -647,6 +664,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
       if (isSignedIn(s)) await maintain().catch(() => undefined);
       await syncProxy(settings ?? s);
       watchSettingsFile();
+      if (maintenanceTimer) clearInterval(maintenanceTimer);
       if (maintenanceIntervalMs > 0) {
         maintenanceTimer = setInterval(() => {
           void maintain()
