@@ -1,0 +1,79 @@
+import { createKey, registerAccount, request, type TestAccount } from '../../tests/support/http.js';
+import { initializeRequest, mcpHeaders } from '../load.js';
+
+/** What a benchmark needs on a running server before it loads it: an account, a key, a session. */
+
+export interface BenchUser {
+  account: TestAccount;
+  /** The plaintext key (held in memory, sent only to the server and the load generator). */
+  apiKey: string;
+}
+
+export async function createBenchUser(baseUrl: string): Promise<BenchUser> {
+  const account = await registerAccount(baseUrl, 'Bench User');
+  const key = await createKey(baseUrl, account, { name: 'bench', expires_in_days: null });
+  return { account, apiKey: key.api_key };
+}
+
+/** Opens a Streamable HTTP session (initialize + initialized) and returns its id. */
+export async function openMcpSession(
+  url: string,
+  headers: Record<string, string>,
+): Promise<string> {
+  const init = await request(url, 'POST', '/mcp', {
+    body: initializeRequest(1),
+    headers: mcpHeaders(headers),
+  });
+  const sessionId = init.headers.get('mcp-session-id');
+  if (init.status !== 200 || sessionId === null)
+    throw new Error(`initialize failed: ${init.status} ${init.text.slice(0, 300)}`);
+  const ack = await request(url, 'POST', '/mcp', {
+    body: { jsonrpc: '2.0', method: 'notifications/initialized' },
+    headers: mcpHeaders({ ...headers, 'mcp-session-id': sessionId }),
+  });
+  if (ack.status !== 202) throw new Error(`initialized failed: ${ack.status} ${ack.text}`);
+  return sessionId;
+}
+
+/** Calls a tool once and returns its text, failing loudly on any error (before measuring it). */
+export async function callToolOnce(
+  url: string,
+  headers: Record<string, string>,
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<string> {
+  const response = await request<{
+    result?: { isError?: boolean; content?: { text?: string }[] };
+    error?: unknown;
+  }>(url, 'POST', '/mcp', {
+    body: { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: args } },
+    headers: mcpHeaders(headers),
+  });
+  const text = (response.body.result?.content ?? []).map((item) => item.text ?? '').join('\n');
+  if (response.status !== 200 || !response.body.result || response.body.result.isError === true)
+    throw new Error(`${name} failed: ${response.status} ${response.text.slice(0, 300)}`);
+  return text;
+}
+
+/** Adds a Jira Cloud connection (the server checks the credential against the site first). */
+export async function addJiraConnection(
+  baseUrl: string,
+  user: BenchUser,
+  site: { url: string; email: string; apiToken: string },
+  name: string,
+): Promise<void> {
+  const response = await request(baseUrl, 'POST', '/api/users/me/providers', {
+    headers: { authorization: `Bearer ${user.account.accessToken}` },
+    body: {
+      provider_type: 'jira',
+      name,
+      base_url: site.url,
+      email: site.email,
+      api_token: site.apiToken,
+    },
+  });
+  if (response.status !== 201)
+    throw new Error(
+      `adding a Jira connection failed: ${response.status} ${response.text.slice(0, 300)}`,
+    );
+}
