@@ -97,7 +97,8 @@ const textOf = (result: unknown): string =>
     .content.map((c) => c.text ?? '')
     .join('\n');
 
-describe('pm-mcp end to end', () => {
+// Each test starts several real CLI processes (tsx compiles on start): generous on a loaded machine.
+describe('pm-mcp end to end', { timeout: 120_000 }, () => {
   it('login → keychain → configure cursor → proxy → an MCP client from mcp.json lists and calls tools', async () => {
     const cli = sandbox();
     const account = await registerAccount(server.url);
@@ -133,7 +134,7 @@ describe('pm-mcp end to end', () => {
     const tools = await client.listTools();
     expect(tools.tools.map((t) => t.name)).toContain('list_providers');
     const providers = await client.callTool({ name: 'list_providers', arguments: {} });
-    expect(textOf(providers)).toMatch(/No provider connections yet/);
+    expect(textOf(providers)).toMatch(/connections yet/i);
 
     const status = statusSchema.parse(JSON.parse((await cli.run(['status', '--json'])).stdout));
     expect(status.level).toBe('connected');
@@ -183,7 +184,7 @@ describe('pm-mcp end to end', () => {
     await proxy.waitForStderr(/Now using this machine's new key/);
     const again = await clientFromCursorFile(cli);
     const result = await again.callTool({ name: 'list_providers', arguments: {} });
-    expect(textOf(result)).toMatch(/No provider connections yet/);
+    expect(textOf(result)).toMatch(/connections yet/i);
     const keys = await request<{ keys: { key_prefix: string; last_used_at: string | null }[] }>(
       server.url,
       'GET',
@@ -330,6 +331,6 @@ describe('pm-mcp end to end', () => {
     const tools = await client.listTools();
     expect(tools.tools.map((t) => t.name)).toContain('list_providers');
     const result = await client.callTool({ name: 'list_providers', arguments: {} });
-    expect(textOf(result)).toMatch(/No provider connections yet/);
+    expect(textOf(result)).toMatch(/connections yet/i);
   });
 });

@@ -34,7 +34,8 @@ function expectOneLineError(result: CliResult, secrets: string[] = []): void {
   for (const secret of secrets) expect(result.stderr + result.stdout).not.toContain(secret);
 }
 
-describe('pm-mcp errors', () => {
+// Each test starts several real CLI processes (tsx compiles on start): generous on a loaded machine.
+describe('pm-mcp errors', { timeout: 120_000 }, () => {
   it('no keychain: login says what is missing, exits keychain_unavailable, stores nothing', async () => {
     const cli = sandbox();
     const account = await registerAccount(server.url);
