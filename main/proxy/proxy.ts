@@ -1,27 +1,33 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  Agent as HttpAgent,
-  createServer,
-  request as httpRequest,
-  type ClientRequest,
-  type IncomingMessage,
-  type RequestOptions,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { ProxyStatus as ContractProxyStatus } from '../../preload/contract.js';
 import { DesktopError } from '../errors.js';
+import {
+  ChunkedScanner,
+  HttpParseError,
+  MAX_HEAD_BYTES,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+} from './http1.js';
+import {
+  UpstreamPool,
+  type UpstreamConnection,
+  type UpstreamHandler,
+  type UpstreamTarget,
+} from './upstream-pool.js';
 
 /**
  * The loopback MCP proxy (SPEC §4.4). Editors talk to `http://127.0.0.1:<port>/mcp` with the
  * per-install local token; the proxy checks Host, Origin, path and token before anything leaves
  * the machine, swaps the local token for the MCP key and streams both ways.
  *
- * The request handler is the hot path (every editor message crosses it): one pass over the raw
- * header array, no per-request allocation beyond the outgoing header array and request options,
- * keep-alive upstream sockets, `pipe` without buffering, no logging on success.
+ * Every editor message crosses this code, so it is a byte relay rather than a `node:http`
+ * server plus client (which cost ~4× the CPU per request): request and response heads are parsed
+ * strictly (`http1.ts`) and rewritten, bodies are forwarded chunk by chunk as they arrive, with
+ * their framing unchanged, over keep-alive upstream connections (`upstream-pool.ts`). A request
+ * is normally one read and one write on each side. Nothing is logged on success.
  */
 
 /** Synchronous, in-memory getters: read on every request, so a rotated key is used at once. */
@@ -33,6 +39,9 @@ export interface ProxyCredentials {
 }
 
 export type ProxyRefusalReason =
+  | 'malformed_request'
+  | 'unsupported_version'
+  | 'head_too_large'
   | 'connect_method'
   | 'absolute_form'
   | 'bad_host'
@@ -83,39 +92,39 @@ export interface LoopbackProxy {
 
 const LOOPBACK = '127.0.0.1';
 const FORWARDED_PATHS: ReadonlySet<string> = new Set(['/mcp', '/sse', '/messages']);
-/** Dropped from requests: client credentials, hop-by-hop headers, identity claims, `Expect`. */
+/**
+ * Not forwarded: client credentials, identity claims and hop-by-hop headers. (Host,
+ * Authorization, Connection, Expect and the framing headers are handled by the parser.)
+ */
 const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
-  'host',
-  'authorization',
   'proxy-authorization',
   'x-mcp-api-key',
   'x-user-id',
   'cookie',
-  'connection',
   'keep-alive',
   'proxy-connection',
   'te',
   'trailer',
-  'transfer-encoding',
   'upgrade',
-  'expect',
 ]);
-/** Dropped from responses: hop-by-hop headers (Node frames the body itself) and cookies. */
+/** Not relayed back: hop-by-hop headers and cookies (the editor never sends ours back anyway). */
 const DROPPED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
   'proxy-connection',
   'te',
-  'trailer',
-  'transfer-encoding',
   'upgrade',
   'set-cookie',
 ]);
 const CREDENTIAL_QUERY_PARAMS: ReadonlySet<string> = new Set(['api_key', 'user_id']);
 /** A query that might name a credential parameter (also percent-encoded), so it is parsed. */
 const MAYBE_CREDENTIAL_QUERY = /api|user|%/i;
-/** Free upstream sockets are closed before a typical server's keep-alive timeout (Node: 5 s). */
-const UPSTREAM_FREE_SOCKET_TIMEOUT_MS = 4_000;
+/** Header values must not be able to end a header line early. */
+const SAFE_HEADER_VALUE = /^[\x21-\x7e]+$/;
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+/** Pipelined bytes held while a response is under way, before reading from the editor pauses. */
+const MAX_PENDING_BYTES = 1024 * 1024;
+/** An idle editor connection (no exchange under way) is closed after this long. */
+const CLIENT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 /** A per-install local token: 256 bits from the CSPRNG, base64url (43 characters). */
 export function generateLocalToken(): string {
@@ -125,8 +134,37 @@ export function generateLocalToken(): string {
 interface Refusal {
   status: number;
   reason: ProxyRefusalReason;
-  headers: Record<string, string | number>;
-  body: Buffer;
+  /** The whole response, for a connection that stays open. */
+  keepOpen: Buffer;
+  /** The same with `Connection: close`. */
+  thenClose: Buffer;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  431: 'Request Header Fields Too Large',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  505: 'HTTP Version Not Supported',
+};
+
+/** A complete JSON response `{"error","message"}` as bytes. */
+function jsonResponse(
+  status: number,
+  body: { error: string; message: string },
+  extraHeaders = '',
+  close = false,
+): Buffer {
+  const json = Buffer.from(JSON.stringify(body));
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${json.length}\r\n` +
+    `Cache-Control: no-store\r\n${extraHeaders}${close ? 'Connection: close\r\n' : ''}\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), json]);
 }
 
 function refusal(
@@ -134,37 +172,44 @@ function refusal(
   reason: ProxyRefusalReason,
   error: string,
   message: string,
-  extraHeaders: Record<string, string> = {},
+  extraHeaders = '',
 ): Refusal {
-  const body = Buffer.from(JSON.stringify({ error, message }));
   return {
     status,
     reason,
-    body,
-    headers: {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': body.length,
-      'Cache-Control': 'no-store',
-      ...extraHeaders,
-    },
+    keepOpen: jsonResponse(status, { error, message }, extraHeaders),
+    thenClose: jsonResponse(status, { error, message }, extraHeaders, true),
   };
 }
 
-/** The refusals are built once; answering one is a `writeHead` + `end`. */
+/** The refusals are built once; answering one is a single write. */
 function buildRefusals(displayUrl: string): Record<ProxyRefusalReason, Refusal> {
   return {
+    malformed_request: refusal(400, 'malformed_request', 'bad_request', 'Malformed HTTP request.'),
+    unsupported_version: refusal(
+      505,
+      'unsupported_version',
+      'http_version_not_supported',
+      'The PM MCP proxy speaks HTTP/1.1.',
+    ),
+    head_too_large: refusal(
+      431,
+      'head_too_large',
+      'request_header_fields_too_large',
+      `Request head larger than ${MAX_HEAD_BYTES} bytes.`,
+    ),
     connect_method: refusal(
       405,
       'connect_method',
       'method_not_allowed',
       'CONNECT is not supported: this is not an open proxy.',
-      { Allow: 'GET, POST, DELETE' },
+      'Allow: GET, POST, DELETE\r\n',
     ),
     absolute_form: refusal(
       400,
       'absolute_form',
       'absolute_form_refused',
-      'Absolute-form request targets are not accepted: this is not an open proxy.',
+      'Only origin-form request targets (/mcp, /sse, /messages) are accepted: this is not an open proxy.',
     ),
     bad_host: refusal(
       403,
@@ -189,7 +234,7 @@ function buildRefusals(displayUrl: string): Record<ProxyRefusalReason, Refusal> 
       'bad_local_token',
       'invalid_local_token',
       "Missing or wrong local token: send 'Authorization: Bearer <local token>' as written by `pm-mcp configure`.",
-      { 'WWW-Authenticate': 'Bearer' },
+      'WWW-Authenticate: Bearer\r\n',
     ),
     signed_out: refusal(
       503,
@@ -201,11 +246,12 @@ function buildRefusals(displayUrl: string): Record<ProxyRefusalReason, Refusal> 
 }
 
 function sha256(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+  return hash('sha256', value, 'buffer');
 }
 
-function describeNetworkError(error: Error & { code?: string }): string {
-  switch (error.code) {
+function describeNetworkError(error: Error | undefined): string {
+  if (!error) return 'the server closed the connection without answering';
+  switch ((error as Error & { code?: string }).code) {
     case 'ECONNREFUSED':
       return 'connection refused (is the server running?)';
     case 'ENOTFOUND':
@@ -239,17 +285,13 @@ function withoutCredentialParams(path: string, query: string): string {
   return rest ? `${path}?${rest}` : path;
 }
 
-interface Upstream {
-  request: typeof httpRequest;
-  agent: HttpAgent;
-  hostname: string;
-  port: number;
+interface Upstream extends UpstreamTarget {
   hostHeader: string;
   basePath: string;
   displayUrl: string;
 }
 
-function parseUpstream(upstreamBaseUrl: string): Omit<Upstream, 'agent'> & { secure: boolean } {
+function parseUpstream(upstreamBaseUrl: string): Upstream {
   let url: URL;
   try {
     url = new URL(upstreamBaseUrl);
@@ -266,7 +308,6 @@ function parseUpstream(upstreamBaseUrl: string): Omit<Upstream, 'agent'> & { sec
   const basePath = url.pathname.replace(/\/+$/, '');
   return {
     secure,
-    request: secure ? httpsRequest : httpRequest,
     // URL keeps IPv6 literals bracketed; net.connect wants them bare.
     hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port ? Number(url.port) : secure ? 443 : 80,
@@ -276,29 +317,571 @@ function parseUpstream(upstreamBaseUrl: string): Omit<Upstream, 'agent'> & { sec
   };
 }
 
-function newUpstreamAgent(secure: boolean): HttpAgent {
-  // Keep-alive with no cap on concurrent sockets (SSE streams hold theirs for hours) and a
-  // generous free pool so a burst at concurrency 32+ reuses connections instead of reconnecting.
-  const options = {
-    keepAlive: true,
-    keepAliveMsecs: 10_000,
-    maxSockets: Infinity,
-    maxFreeSockets: 256,
-    scheduling: 'lifo' as const,
-    noDelay: true,
-    timeout: UPSTREAM_FREE_SOCKET_TIMEOUT_MS,
-  };
-  return secure ? new HttpsAgent(options) : new HttpAgent(options);
+/** What a parsed request turns into: a refusal, or the head to send upstream. */
+type Decision = Refusal | { upstreamHead: string };
+
+/** The proxy's side of the relay, as the connection objects below see it. */
+interface RelayContext {
+  pool: UpstreamPool;
+  decide(head: RequestHead): Decision;
+  refusal(reason: ProxyRefusalReason): Refusal;
+  refused(refusal: Refusal): void;
+  /** Called with each upstream response status; true when the response is relayed as is. */
+  upstreamAnswered(status: number): boolean;
+  /** The 401 sent instead of the server's when it refused the key. */
+  keyRejectedResponse: Buffer;
+  upstreamFailed(error: Error | undefined): Buffer;
+  upstreamMalformed(): Buffer;
+}
+
+type BodyFraming = { kind: 'none' } | { kind: 'length'; remaining: number } | ChunkedScanner;
+
+function requestFraming(head: RequestHead): BodyFraming {
+  if (head.chunked) return new ChunkedScanner();
+  if (head.contentLength > 0) return { kind: 'length', remaining: head.contentLength };
+  return { kind: 'none' };
+}
+
+/**
+ * One editor connection: parses its requests in order and runs one exchange at a time. An editor
+ * that closes its side is gone (as for `node:http`): the exchange under way is abandoned and
+ * its upstream connection closed, which ends the server's stream.
+ */
+class ClientConnection {
+  /** Bytes read but not yet consumed: a partial head, or the next pipelined request. */
+  private pending: Buffer | undefined;
+  /** How far `pending` was already searched for the end of a head. */
+  private searchedTo = 0;
+  private exchange: Exchange | undefined;
+  private endAfterExchange = false;
+  private readingPaused = false;
+  /** Set while `processPending` runs, so a request finished inside it does not recurse. */
+  private processing = false;
+  closed = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly relay: RelayContext,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.exchange?.onClientDrain());
+    socket.on('error', () => undefined); // 'close' follows
+    socket.on('close', () => this.onClose());
+    socket.setTimeout(CLIENT_IDLE_TIMEOUT_MS, () => {
+      if (!this.exchange) socket.destroy();
+    });
+  }
+
+  write(bytes: Buffer): boolean {
+    return this.socket.write(bytes);
+  }
+
+  /** Bytes after the current request's end: the next request, handled once this one is done. */
+  keepForLater(bytes: Buffer): void {
+    this.pending = this.pending ? Buffer.concat([bytes, this.pending]) : bytes;
+    this.searchedTo = 0;
+  }
+
+  /** The current exchange is over (response sent, request consumed). */
+  exchangeDone(closeAfter: boolean): void {
+    this.exchange = undefined;
+    if (closeAfter || this.endAfterExchange) {
+      this.closeAfterWrites();
+      return;
+    }
+    if (this.readingPaused) {
+      this.readingPaused = false;
+      this.socket.resume();
+    }
+    if (!this.processing) this.processPending();
+  }
+
+  closeAfterWrites(): void {
+    this.closed = true;
+    this.pending = undefined;
+    this.socket.end();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    const exchange = this.exchange;
+    if (exchange?.wantsRequestBytes) {
+      exchange.onRequestBytes(chunk);
+      return;
+    }
+    if (this.pending) {
+      this.pending = Buffer.concat([this.pending, chunk]);
+    } else {
+      this.pending = chunk;
+      this.searchedTo = 0;
+    }
+    if (exchange) {
+      if (this.pending.length > MAX_PENDING_BYTES) {
+        this.readingPaused = true;
+        this.socket.pause();
+      }
+      return;
+    }
+    this.processPending();
+  }
+
+  private processPending(): void {
+    this.processing = true;
+    try {
+      this.processPendingRequests();
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private processPendingRequests(): void {
+    while (!this.exchange && !this.closed && this.pending) {
+      const buffer = this.pending;
+      const headEnd = buffer.indexOf(HEAD_END, Math.max(0, this.searchedTo - 3));
+      if (headEnd === -1) {
+        if (buffer.length > MAX_HEAD_BYTES)
+          this.refuseAndClose(this.relay.refusal('head_too_large'));
+        else this.searchedTo = buffer.length;
+        return;
+      }
+      if (headEnd > MAX_HEAD_BYTES) {
+        this.refuseAndClose(this.relay.refusal('head_too_large'));
+        return;
+      }
+      const bodyStart = headEnd + 4;
+      this.pending = bodyStart < buffer.length ? buffer.subarray(bodyStart) : undefined;
+      this.searchedTo = 0;
+      let head: RequestHead;
+      try {
+        head = parseRequestHead(buffer.toString('latin1', 0, headEnd), DROPPED_REQUEST_HEADERS);
+      } catch (error) {
+        const version = error instanceof HttpParseError && error.kind === 'version';
+        this.refuseAndClose(
+          this.relay.refusal(version ? 'unsupported_version' : 'malformed_request'),
+        );
+        return;
+      }
+      this.startExchange(head);
+    }
+  }
+
+  private refuseAndClose(refusal: Refusal): void {
+    this.relay.refused(refusal);
+    this.write(refusal.thenClose);
+    this.closeAfterWrites();
+  }
+
+  private startExchange(head: RequestHead): void {
+    const decision = this.relay.decide(head);
+    if (head.close) this.endAfterExchange = true;
+    const body = this.pending;
+    this.pending = undefined;
+    if ('reason' in decision) {
+      this.relay.refused(decision);
+      if (decision.reason === 'connect_method') {
+        this.refuseAndCloseQuietly(decision);
+        return;
+      }
+      this.write(this.endAfterExchange ? decision.thenClose : decision.keepOpen);
+      // The refused request's body is read and dropped, so the connection stays usable.
+      const exchange = new Exchange(this, this.relay, head, undefined);
+      this.exchange = exchange;
+      exchange.discardRequest(body);
+      return;
+    }
+    if (head.expectContinue) this.write(CONTINUE);
+    const exchange = new Exchange(this, this.relay, head, decision.upstreamHead);
+    this.exchange = exchange;
+    exchange.send(body);
+  }
+
+  private refuseAndCloseQuietly(refusal: Refusal): void {
+    this.write(refusal.thenClose);
+    this.closeAfterWrites();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.pending = undefined;
+    this.exchange?.onClientGone();
+    this.exchange = undefined;
+  }
+}
+
+/** One request and its response, between an editor connection and an upstream connection. */
+class Exchange implements UpstreamHandler {
+  /** Still reading the request body from the editor (to forward or to drop). */
+  wantsRequestBytes = false;
+  private requestFraming: BodyFraming;
+  private discarding = false;
+  private upstream: UpstreamConnection | undefined;
+  /** The whole request as first written, kept for one retry on a reused connection. */
+  private replay: Buffer | undefined;
+  private responseBuffer: Buffer | undefined;
+  private response: ResponseHead | undefined;
+  private responseFraming: BodyFraming | 'until-close' | undefined;
+  /** The response head for the editor, sent together with the first body bytes. */
+  private pendingClientHead: string | undefined;
+  /** Reading from the editor is paused until the server has taken the body written so far. */
+  private clientPaused = false;
+  private responseStarted = false;
+  private responseDone = false;
+  /** The server's answer is not relayed (a 401 replaced by ours): its body is read and dropped. */
+  private swallowResponse = false;
+  private upstreamReusable = true;
+  private closeClientAfter = false;
+  private readonly isHead: boolean;
+
+  constructor(
+    private readonly client: ClientConnection,
+    private readonly relay: RelayContext,
+    head: RequestHead,
+    private readonly upstreamHead: string | undefined,
+  ) {
+    const framing = requestFraming(head);
+    this.requestFraming = framing;
+    this.wantsRequestBytes = framing instanceof ChunkedScanner || framing.kind !== 'none';
+    this.isHead = head.method === 'HEAD';
+  }
+
+  /** Forwards the head and whatever part of the body has arrived with it. */
+  send(initialBody: Buffer | undefined): void {
+    const head = this.upstreamHead as string;
+    const bodyPart = initialBody ? this.takeRequestBytes(initialBody) : undefined;
+    if (bodyPart === null) return;
+    const headLength = head.length; // latin1: one byte per character
+    const payload = Buffer.allocUnsafe(headLength + (bodyPart?.length ?? 0));
+    payload.write(head, 0, 'latin1');
+    if (bodyPart) bodyPart.copy(payload, headLength);
+    this.upstream = this.relay.pool.acquire(this);
+    if (!this.wantsRequestBytes && this.upstream.reused) this.replay = payload;
+    if (!this.upstream.socket.write(payload) && this.wantsRequestBytes) this.pauseClient();
+  }
+
+  /** A refused request: its body (if any) is read and dropped. */
+  discardRequest(initialBody: Buffer | undefined): void {
+    this.discarding = true;
+    this.responseDone = true;
+    if (initialBody) {
+      if (this.takeRequestBytes(initialBody) === null) return;
+    }
+    if (!this.wantsRequestBytes) this.finish();
+  }
+
+  onRequestBytes(chunk: Buffer): void {
+    const part = this.takeRequestBytes(chunk);
+    if (part === null) return;
+    if (this.discarding) {
+      if (!this.wantsRequestBytes) this.finish();
+      return;
+    }
+    if (part && this.upstream && !this.upstream.socket.write(part) && this.wantsRequestBytes)
+      this.pauseClient();
+    if (!this.wantsRequestBytes && this.responseDone) this.finish();
+  }
+
+  /**
+   * The part of `chunk` that belongs to this request's body (anything after it is the next
+   * request); null when the framing is broken (the connection is then closed).
+   */
+  private takeRequestBytes(chunk: Buffer): Buffer | undefined | null {
+    const framing = this.requestFraming;
+    let end: number;
+    if (framing instanceof ChunkedScanner) {
+      try {
+        end = framing.scan(chunk, 0);
+      } catch {
+        this.requestBroken();
+        return null;
+      }
+      this.wantsRequestBytes = end === -1;
+      if (end === -1) return chunk;
+    } else if (framing.kind === 'length') {
+      if (chunk.length < framing.remaining) {
+        framing.remaining -= chunk.length;
+        this.wantsRequestBytes = true;
+        return chunk;
+      }
+      end = framing.remaining;
+      framing.remaining = 0;
+      this.wantsRequestBytes = false;
+    } else {
+      end = 0;
+      this.wantsRequestBytes = false;
+    }
+    if (end < chunk.length) this.client.keepForLater(chunk.subarray(end));
+    return end === 0 ? undefined : end === chunk.length ? chunk : chunk.subarray(0, end);
+  }
+
+  private requestBroken(): void {
+    this.wantsRequestBytes = false;
+    this.dropUpstream();
+    if (!this.responseStarted && !this.responseDone) {
+      this.client.write(this.relay.refusal('malformed_request').thenClose);
+    }
+    this.client.closeAfterWrites();
+  }
+
+  // ---- upstream events ----
+
+  onUpstreamData(chunk: Buffer): void {
+    if (this.response === undefined) {
+      this.onResponseHeadBytes(chunk);
+      return;
+    }
+    this.relayResponseBody(chunk, 0);
+  }
+
+  private onResponseHeadBytes(chunk: Buffer): void {
+    let buffer = this.responseBuffer ? Buffer.concat([this.responseBuffer, chunk]) : chunk;
+    this.responseBuffer = undefined;
+    for (;;) {
+      const headEnd = buffer.indexOf(HEAD_END);
+      if (headEnd === -1) {
+        if (buffer.length > MAX_HEAD_BYTES * 4) this.upstreamBroken();
+        else this.responseBuffer = buffer;
+        return;
+      }
+      let response: ResponseHead;
+      try {
+        response = parseResponseHead(
+          buffer.toString('latin1', 0, headEnd),
+          DROPPED_RESPONSE_HEADERS,
+        );
+      } catch {
+        this.upstreamBroken();
+        return;
+      }
+      const bodyStart = headEnd + 4;
+      if (response.status >= 100 && response.status < 200) {
+        // Interim responses (we never ask for an upgrade, and answer 100-continue ourselves).
+        if (response.status === 101) {
+          this.upstreamBroken();
+          return;
+        }
+        if (bodyStart >= buffer.length) return;
+        buffer = buffer.subarray(bodyStart);
+        continue;
+      }
+      this.startResponse(response, buffer, bodyStart);
+      return;
+    }
+  }
+
+  private startResponse(response: ResponseHead, buffer: Buffer, bodyStart: number): void {
+    this.response = response;
+    this.replay = undefined;
+    const status = response.status;
+    if (this.isHead || status === 204 || status === 304) this.responseFraming = { kind: 'none' };
+    else if (response.chunked) this.responseFraming = new ChunkedScanner();
+    else if (response.contentLength >= 0)
+      this.responseFraming = { kind: 'length', remaining: response.contentLength };
+    else this.responseFraming = 'until-close';
+    if (response.close || this.responseFraming === 'until-close') this.upstreamReusable = false;
+    if (this.responseFraming === 'until-close') this.closeClientAfter = true;
+
+    if (!this.relay.upstreamAnswered(status)) {
+      this.swallowResponse = true;
+      this.responseStarted = true;
+      this.client.write(this.relay.keyRejectedResponse);
+      this.relayResponseBody(buffer, bodyStart);
+      return;
+    }
+    const head =
+      response.statusLine +
+      response.forwardedLines +
+      (this.closeClientAfter ? 'Connection: close\r\n\r\n' : '\r\n');
+    // The head goes out at once, with whatever body came along: an event stream's client
+    // waits for the head before its first event.
+    this.pendingClientHead = head;
+    this.relayResponseBody(buffer, bodyStart);
+  }
+
+  private flushClientHead(bodyPart: Buffer | undefined): void {
+    const head = this.pendingClientHead as string;
+    this.pendingClientHead = undefined;
+    this.responseStarted = true;
+    const out = Buffer.allocUnsafe(head.length + (bodyPart?.length ?? 0));
+    out.write(head, 0, 'latin1');
+    if (bodyPart) bodyPart.copy(out, head.length);
+    this.writeToClient(out);
+  }
+
+  private relayResponseBody(chunk: Buffer, offset: number): void {
+    const framing = this.responseFraming;
+    let end: number;
+    let complete: boolean;
+    if (framing === 'until-close') {
+      end = chunk.length;
+      complete = false;
+    } else if (framing instanceof ChunkedScanner) {
+      try {
+        end = framing.scan(chunk, offset);
+      } catch {
+        this.upstreamBroken();
+        return;
+      }
+      complete = end !== -1;
+      if (end === -1) end = chunk.length;
+    } else if (framing?.kind === 'length') {
+      end = Math.min(chunk.length, offset + framing.remaining);
+      framing.remaining -= end - offset;
+      complete = framing.remaining === 0;
+    } else {
+      end = offset;
+      complete = true;
+    }
+    // Bytes past the response's end: the server is out of step; do not reuse the connection.
+    if (end < chunk.length) this.upstreamReusable = false;
+    if (!this.swallowResponse) {
+      const part =
+        end === offset
+          ? undefined
+          : offset === 0 && end === chunk.length
+            ? chunk
+            : chunk.subarray(offset, end);
+      if (this.pendingClientHead !== undefined) this.flushClientHead(part);
+      else if (part) this.writeToClient(part);
+    }
+    if (complete) this.responseComplete();
+  }
+
+  private writeToClient(bytes: Buffer): void {
+    // A slow editor: stop reading from the server until it catches up.
+    if (!this.client.write(bytes) && this.upstream) this.upstream.socket.pause();
+  }
+
+  onClientDrain(): void {
+    if (this.upstream?.socket.isPaused()) this.upstream.socket.resume();
+  }
+
+  onUpstreamDrain(): void {
+    this.resumeClient();
+  }
+
+  private pauseClient(): void {
+    this.clientPaused = true;
+    this.client.socket.pause();
+  }
+
+  private resumeClient(): void {
+    if (!this.clientPaused) return;
+    this.clientPaused = false;
+    this.client.socket.resume();
+  }
+
+  onUpstreamEnd(): void {
+    if (this.responseFraming === 'until-close') this.responseComplete();
+  }
+
+  onUpstreamClose(error: Error | undefined): void {
+    this.upstream = undefined;
+    if (this.responseDone) return;
+    if (this.response === undefined) {
+      // A reused connection the server had closed meanwhile: send the request once more.
+      if (this.replay) {
+        const replay = this.replay;
+        this.replay = undefined;
+        this.upstream = this.relay.pool.acquire(this, true);
+        this.upstream.socket.write(replay);
+        return;
+      }
+      this.answerInstead(this.relay.upstreamFailed(error));
+      return;
+    }
+    if (this.responseFraming === 'until-close') {
+      this.responseComplete();
+      return;
+    }
+    // Cut off mid-response: the editor must see a truncated response, not a complete one.
+    this.responseDone = true;
+    this.client.socket.destroy();
+  }
+
+  onClientGone(): void {
+    this.wantsRequestBytes = false;
+    this.responseDone = true;
+    this.dropUpstream();
+  }
+
+  /** The server failed or misbehaved before a response could be relayed. */
+  private upstreamBroken(): void {
+    this.dropUpstream();
+    if (this.responseStarted) {
+      this.responseDone = true;
+      this.client.socket.destroy();
+      return;
+    }
+    this.answerInstead(this.relay.upstreamMalformed());
+  }
+
+  private answerInstead(response: Buffer): void {
+    this.dropUpstream();
+    this.client.write(response);
+    this.responseStarted = true;
+    this.responseDone = true;
+    if (this.wantsRequestBytes) {
+      // The rest of the request body is still on its way: read and drop it.
+      this.discarding = true;
+      this.resumeClient();
+      return;
+    }
+    this.finish();
+  }
+
+  private dropUpstream(): void {
+    const upstream = this.upstream;
+    if (!upstream) return;
+    this.upstream = undefined;
+    upstream.handler = undefined;
+    upstream.socket.destroy();
+  }
+
+  private responseComplete(): void {
+    this.responseDone = true;
+    const upstream = this.upstream;
+    if (upstream) {
+      this.upstream = undefined;
+      if (this.upstreamReusable && !this.wantsRequestBytes)
+        this.relay.pool.release(upstream, this.response?.keepAliveTimeoutMs);
+      else {
+        upstream.handler = undefined;
+        upstream.socket.destroy();
+      }
+    }
+    if (this.wantsRequestBytes) {
+      // Answered before the whole request arrived: read and drop the rest.
+      this.discarding = true;
+      this.resumeClient();
+      return;
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.resumeClient();
+    this.client.exchangeDone(this.closeClientAfter);
+  }
 }
 
 export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProxy {
   const { credentials, logger } = options;
-  const { secure, ...upstreamTarget } = parseUpstream(options.upstreamBaseUrl);
-  const upstream: Upstream = { ...upstreamTarget, agent: newUpstreamAgent(secure) };
+  const upstream = parseUpstream(options.upstreamBaseUrl);
   const refusals = buildRefusals(upstream.displayUrl);
   const unauthorizedListeners = new Set<(event: UpstreamUnauthorizedEvent) => void>();
+  const keyRejectedResponse = jsonResponse(
+    401,
+    {
+      error: 'key_rejected',
+      message: `The PM MCP server at ${upstream.displayUrl} rejected this machine's key (revoked or expired). Open the PM MCP app to get a new key.`,
+    },
+    'WWW-Authenticate: Bearer error="invalid_token"\r\n',
+  );
 
   let server: Server | undefined;
+  let pool: UpstreamPool | undefined;
+  const clients = new Set<Socket>();
   let boundPort = options.port;
   let allowedHostIp = '';
   let allowedHostName = '';
@@ -313,6 +896,8 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
   // The expected token's digest, recomputed only when the getter returns a different token.
   let cachedToken: string | undefined;
   let cachedTokenDigest: Buffer | undefined;
+  // The last key checked to be safe in a header line.
+  let checkedKey: string | undefined;
 
   function localTokenMatches(authorization: string | undefined): boolean {
     if (authorization === undefined) return false;
@@ -328,32 +913,50 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
     return timingSafeEqual(sha256(authorization.slice(7).trim()), cachedTokenDigest as Buffer);
   }
 
-  function refuse(res: ServerResponse, reason: ProxyRefusalReason): void {
-    const answer = refusals[reason];
-    res.writeHead(answer.status, answer.headers);
-    res.end(answer.body);
-    logger?.({ type: 'request_refused', status: answer.status, reason });
-  }
-
-  function upstreamUnreachable(res: ServerResponse, error: Error): void {
-    const message = `PM MCP server at ${upstream.displayUrl} is unreachable: ${describeNetworkError(error)}`;
-    counters.lastUpstreamError = message;
-    logger?.({ type: 'upstream_unreachable', message });
-    if (res.headersSent) {
-      res.destroy();
-      return;
+  function currentKey(): string | undefined {
+    const key = credentials.apiKey();
+    if (!key) return undefined;
+    if (key !== checkedKey) {
+      if (!SAFE_HEADER_VALUE.test(key)) return undefined;
+      checkedKey = key;
     }
-    const body = Buffer.from(JSON.stringify({ error: 'upstream_unreachable', message }));
-    res.writeHead(502, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': body.length,
-      'Cache-Control': 'no-store',
-    });
-    res.end(body);
+    return key;
   }
 
-  function upstreamRejectedKey(res: ServerResponse, upstreamRes: IncomingMessage): void {
-    upstreamRes.resume();
+  function hostAllowed(head: RequestHead): boolean {
+    if (head.hostCount !== 1) return false;
+    const host = head.host as string;
+    return (
+      host === allowedHostIp || host === allowedHostName || host.toLowerCase() === allowedHostName
+    );
+  }
+
+  /** The checks of SPEC §4.4, in order, before anything is forwarded. */
+  function decide(head: RequestHead): Decision {
+    if (head.method === 'CONNECT') return refusals.connect_method;
+    const target = head.target;
+    if (target.charCodeAt(0) !== 47 /* '/' */) return refusals.absolute_form;
+    if (!hostAllowed(head)) return refusals.bad_host;
+    if (head.hasOrigin) return refusals.origin_present;
+    const queryStart = target.indexOf('?');
+    const path = queryStart === -1 ? target : target.slice(0, queryStart);
+    if (!FORWARDED_PATHS.has(path)) return refusals.unknown_path;
+    if (!localTokenMatches(head.authorization)) return refusals.bad_local_token;
+    const apiKey = currentKey();
+    if (apiKey === undefined) return refusals.signed_out;
+
+    counters.requests++;
+    counters.lastRequestAt = Date.now();
+    const forwardedTarget =
+      queryStart === -1 ? target : withoutCredentialParams(path, target.slice(queryStart + 1));
+    return {
+      upstreamHead:
+        `${head.method} ${upstream.basePath}${forwardedTarget} HTTP/1.1\r\n` +
+        `${head.forwardedLines}Host: ${upstream.hostHeader}\r\nX-MCP-API-Key: ${apiKey}\r\n\r\n`,
+    };
+  }
+
+  function notifyKeyRejected(): void {
     const now = Date.now();
     counters.upstreamUnauthorizedAt = now;
     const at = new Date(now).toISOString();
@@ -365,178 +968,41 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
         // A listener's failure must not break the editor's request.
       }
     }
-    const body = Buffer.from(
-      JSON.stringify({
-        error: 'key_rejected',
-        message: `The PM MCP server at ${upstream.displayUrl} rejected this machine's key (revoked or expired). Open the PM MCP app to get a new key.`,
-      }),
-    );
-    res.writeHead(401, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': body.length,
-      'Cache-Control': 'no-store',
-      'WWW-Authenticate': 'Bearer error="invalid_token"',
-    });
-    res.end(body);
   }
 
-  function relayResponse(res: ServerResponse, upstreamRes: IncomingMessage): void {
-    const status = upstreamRes.statusCode ?? 502;
-    if (status === 401) {
-      upstreamRejectedKey(res, upstreamRes);
-      return;
-    }
-    if (status < 300) {
-      counters.lastUpstreamError = null;
-      counters.upstreamUnauthorizedAt = 0;
-    }
-    const raw = upstreamRes.rawHeaders;
-    const headers: string[] = [];
-    let eventStream = false;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i] as string;
-      const lower = name.toLowerCase();
-      if (DROPPED_RESPONSE_HEADERS.has(lower)) continue;
-      const value = raw[i + 1] as string;
-      if (lower === 'content-type' && value.startsWith('text/event-stream')) eventStream = true;
-      headers.push(name, value);
-    }
-    upstreamRes.on('error', () => res.destroy());
-    res.writeHead(status, upstreamRes.statusMessage, headers);
-    // An event stream's headers go out now: clients wait for them before the first event.
-    if (eventStream) res.flushHeaders();
-    upstreamRes.pipe(res);
+  function upstreamFailure(message: string): Buffer {
+    counters.lastUpstreamError = message;
+    logger?.({ type: 'upstream_unreachable', message });
+    return jsonResponse(502, { error: 'upstream_unreachable', message });
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, path: string, headers: string[]) {
-    let clientGone = false;
-    const requestOptions: RequestOptions = {
-      agent: upstream.agent,
-      hostname: upstream.hostname,
-      port: upstream.port,
-      method: req.method ?? 'GET',
-      path: upstream.basePath + path,
-      headers,
-      setHost: false,
+  function relayContext(activePool: UpstreamPool): RelayContext {
+    return {
+      pool: activePool,
+      decide,
+      refusal: (reason) => refusals[reason],
+      refused: (answer) => {
+        logger?.({ type: 'request_refused', status: answer.status, reason: answer.reason });
+      },
+      upstreamAnswered: (status) => {
+        if (status === 401) {
+          notifyKeyRejected();
+          return false;
+        }
+        if (status < 300) {
+          counters.lastUpstreamError = null;
+          counters.upstreamUnauthorizedAt = 0;
+        }
+        return true;
+      },
+      keyRejectedResponse,
+      upstreamFailed: (error) =>
+        upstreamFailure(
+          `PM MCP server at ${upstream.displayUrl} is unreachable: ${describeNetworkError(error)}`,
+        ),
+      upstreamMalformed: () =>
+        upstreamFailure(`PM MCP server at ${upstream.displayUrl} sent a malformed response`),
     };
-    const upstreamReq: ClientRequest = upstream.request(requestOptions, (upstreamRes) => {
-      if (clientGone) {
-        upstreamRes.destroy();
-        return;
-      }
-      relayResponse(res, upstreamRes);
-    });
-    upstreamReq.on('error', (error) => {
-      if (clientGone) return;
-      upstreamUnreachable(res, error);
-    });
-    // The editor went away (closed a stream, cancelled): close the upstream request too.
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        clientGone = true;
-        upstreamReq.destroy();
-      }
-    });
-    return upstreamReq;
-  }
-
-  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '';
-    // Origin-form only (`/path?query`): absolute-form and asterisk-form targets are refused.
-    if (url.charCodeAt(0) !== 47 /* '/' */) {
-      refuse(res, 'absolute_form');
-      return;
-    }
-
-    const raw = req.rawHeaders;
-    const headers: string[] = [];
-    let host: string | undefined;
-    let hostCount = 0;
-    let origin = false;
-    let authorization: string | undefined;
-    let hasBody = false;
-    let connectionTokens: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i] as string;
-      const value = raw[i + 1] as string;
-      const lower = name.toLowerCase();
-      if (DROPPED_REQUEST_HEADERS.has(lower)) {
-        if (lower === 'host') {
-          host = value;
-          hostCount++;
-        } else if (lower === 'authorization') authorization = value;
-        else if (lower === 'transfer-encoding') hasBody = true;
-        else if (lower === 'connection') connectionTokens = value;
-        continue;
-      }
-      if (lower === 'origin') origin = true;
-      else if (lower === 'content-length' && value !== '0') hasBody = true;
-      headers.push(name, value);
-    }
-
-    if (
-      hostCount !== 1 ||
-      (host !== allowedHostIp &&
-        host !== allowedHostName &&
-        host?.toLowerCase() !== allowedHostName)
-    ) {
-      refuse(res, 'bad_host');
-      return;
-    }
-    if (origin) {
-      refuse(res, 'origin_present');
-      return;
-    }
-    const queryStart = url.indexOf('?');
-    const path = queryStart === -1 ? url : url.slice(0, queryStart);
-    if (!FORWARDED_PATHS.has(path)) {
-      refuse(res, 'unknown_path');
-      return;
-    }
-    if (!localTokenMatches(authorization)) {
-      refuse(res, 'bad_local_token');
-      return;
-    }
-    const apiKey = credentials.apiKey();
-    if (!apiKey) {
-      refuse(res, 'signed_out');
-      return;
-    }
-
-    // Headers the client named in `Connection` are hop-by-hop too (rare: filter only then).
-    let outgoing = headers;
-    if (connectionTokens !== undefined && !/^\s*(keep-alive|close)\s*$/i.test(connectionTokens)) {
-      const named = new Set(connectionTokens.toLowerCase().split(/\s*,\s*/));
-      outgoing = [];
-      for (let i = 0; i < headers.length; i += 2) {
-        const name = headers[i] as string;
-        if (!named.has(name.toLowerCase())) outgoing.push(name, headers[i + 1] as string);
-      }
-    }
-    outgoing.push('Host', upstream.hostHeader, 'X-MCP-API-Key', apiKey);
-
-    counters.requests++;
-    counters.lastRequestAt = Date.now();
-
-    const upstreamReq = forward(
-      req,
-      res,
-      queryStart === -1 ? url : withoutCredentialParams(path, url.slice(queryStart + 1)),
-      outgoing,
-    );
-    if (hasBody) req.pipe(upstreamReq);
-    else upstreamReq.end();
-  }
-
-  function refuseConnect(_req: IncomingMessage, socket: Socket): void {
-    const answer = refusals.connect_method;
-    socket.on('error', () => socket.destroy());
-    socket.end(
-      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${answer.body.length}\r\nAllow: GET, POST, DELETE\r\nConnection: close\r\n\r\n` +
-        answer.body.toString(),
-    );
-    logger?.({ type: 'request_refused', status: answer.status, reason: 'connect_method' });
   }
 
   function toIso(ms: number): string | null {
@@ -546,43 +1012,44 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
   return {
     async start() {
       if (server) return { port: boundPort, address: LOOPBACK };
-      const candidate = createServer({ noDelay: true, keepAlive: true }, handleRequest);
-      candidate.on('connect', refuseConnect);
-      await new Promise<void>((resolve, reject) => {
-        const onError = (error: Error & { code?: string }) => {
-          candidate.close();
-          if (error.code === 'EADDRINUSE') {
-            reject(
-              new DesktopError(
-                'port_in_use',
-                `Port ${options.port} on 127.0.0.1 is already in use by another program. Choose another proxy port (Settings, or \`pm-mcp proxy --port N\`).`,
-                { cause: error },
-              ),
-            );
-            return;
-          }
-          reject(
-            new DesktopError(
-              'port_in_use',
-              `The PM MCP proxy could not listen on 127.0.0.1:${options.port}: ${error.message}`,
-              { cause: error },
-            ),
-          );
-        };
-        candidate.once('error', onError);
-        candidate.listen({ port: options.port, host: LOOPBACK, exclusive: true }, () => {
-          candidate.off('error', onError);
-          resolve();
-        });
+      const activePool = new UpstreamPool(upstream);
+      const context = relayContext(activePool);
+      const candidate = createServer({ noDelay: true }, (socket) => {
+        clients.add(socket);
+        socket.once('close', () => clients.delete(socket));
+        new ClientConnection(socket, context);
       });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          candidate.once('error', reject);
+          candidate.listen({ port: options.port, host: LOOPBACK, exclusive: true }, () => {
+            candidate.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (caught) {
+        activePool.destroy();
+        candidate.close();
+        const error = caught as Error & { code?: string };
+        if (error.code === 'EADDRINUSE')
+          throw new DesktopError(
+            'port_in_use',
+            `Port ${options.port} on 127.0.0.1 is already in use by another program. Choose another proxy port (Settings, or \`pm-mcp proxy --port N\`).`,
+            { cause: error },
+          );
+        throw new DesktopError(
+          'port_in_use',
+          `The PM MCP proxy could not listen on 127.0.0.1:${options.port}: ${error.message}`,
+          { cause: error },
+        );
+      }
       const bound = candidate.address();
       if (bound === null || typeof bound === 'string') throw new Error('proxy has no TCP address');
       boundPort = bound.port;
       allowedHostIp = `${LOOPBACK}:${boundPort}`;
       allowedHostName = `localhost:${boundPort}`;
-      // stop() destroys the agent's sockets; a restarted proxy starts with a fresh pool.
-      upstream.agent = newUpstreamAgent(secure);
       server = candidate;
+      pool = activePool;
       logger?.({ type: 'listening', port: boundPort });
       return { port: boundPort, address: bound.address };
     },
@@ -591,12 +1058,13 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
       const running = server;
       if (!running) return;
       server = undefined;
-      await new Promise<void>((resolve) => {
-        running.close(() => resolve());
-        // Open SSE streams and idle keep-alive connections would otherwise hold close() open.
-        running.closeAllConnections();
-      });
-      upstream.agent.destroy();
+      const closed = new Promise<void>((resolve) => running.close(() => resolve()));
+      // Open event streams and idle keep-alive connections would otherwise hold close() open.
+      for (const socket of clients) socket.destroy();
+      clients.clear();
+      pool?.destroy();
+      pool = undefined;
+      await closed;
       logger?.({ type: 'stopped', port: boundPort });
     },
 

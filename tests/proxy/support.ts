@@ -71,6 +71,10 @@ export interface FakeUpstream {
   sseEnded: boolean;
   /** Resolves when the upstream's SSE response closes (ended by it, or the client went away). */
   sseClosed: Promise<'ended' | 'aborted'>;
+  /** TCP connections the proxy opened to this upstream. */
+  connections: number;
+  /** Drop the next request that arrives on an already used connection, without answering. */
+  dropNextReusedRequest: boolean;
   close(): Promise<void>;
 }
 
@@ -92,7 +96,10 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       resolveSseClosed = resolve;
     }),
     close: () => Promise.resolve(),
+    connections: 0,
+    dropNextReusedRequest: false,
   };
+  const usedSockets = new WeakSet<object>();
 
   async function streamEvents(res: ServerResponse): Promise<void> {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
@@ -108,6 +115,13 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   }
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (upstream.dropNextReusedRequest && usedSockets.has(req.socket)) {
+      // As a server that closed an idle keep-alive connection just as the request arrived.
+      upstream.dropNextReusedRequest = false;
+      req.socket.destroy();
+      return;
+    }
+    usedSockets.add(req.socket);
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -138,6 +152,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       res.end(JSON.stringify(body));
     });
   });
+  server.on('connection', () => upstream.connections++);
   upstream.port = await listen(server);
   upstream.baseUrl = `http://127.0.0.1:${upstream.port}`;
   upstream.close = () => close(server);

@@ -1,0 +1,370 @@
+/**
+ * The slice of HTTP/1.1 (RFC 9112) the loopback proxy needs, parsed strictly and cheaply.
+ *
+ * The proxy relays bytes between two sockets instead of going through `node:http`'s request and
+ * response objects (which cost several times more CPU per request than the relay itself). Only
+ * heads are parsed; bodies are forwarded as they are, with just enough framing knowledge
+ * (Content-Length or chunked) to know where a message ends. Anything ambiguous is refused:
+ * obsolete line folding, bare CR or LF, whitespace before a colon, several Content-Length or
+ * Transfer-Encoding headers, both at once, a transfer coding other than `chunked`.
+ */
+
+/** Longest request head accepted (Node's default is 16 KiB too). */
+export const MAX_HEAD_BYTES = 16 * 1024;
+const MAX_HEADER_LINES = 200;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Field values: visible ASCII, space, tab and obs-text; never CR, LF or NUL. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const REQUEST_TARGET = /^[\x21-\x7e]+$/;
+const DIGITS = /^\d{1,15}$/;
+
+export class HttpParseError extends Error {
+  override readonly name = 'HttpParseError';
+  /** `version`: a well-formed request in an HTTP version the proxy does not speak. */
+  readonly kind: 'malformed' | 'version';
+
+  constructor(message: string, kind: 'malformed' | 'version' = 'malformed') {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  /** Header lines to forward (`name: value\r\n` each), without the ones the caller drops. */
+  forwardedLines: string;
+  host: string | undefined;
+  hostCount: number;
+  hasOrigin: boolean;
+  authorization: string | undefined;
+  /** -1 when absent. */
+  contentLength: number;
+  chunked: boolean;
+  expectContinue: boolean;
+  /** The client asked to close the connection after this exchange. */
+  close: boolean;
+}
+
+export interface ResponseHead {
+  status: number;
+  /** `HTTP/1.1 <status> <reason>\r\n`. */
+  statusLine: string;
+  forwardedLines: string;
+  contentLength: number;
+  chunked: boolean;
+  /** The server will close the connection after this response. */
+  close: boolean;
+  eventStream: boolean;
+  /** From `Keep-Alive: timeout=N`, in milliseconds; undefined when not announced. */
+  keepAliveTimeoutMs: number | undefined;
+}
+
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 32 || value.charCodeAt(start) === 9)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9))
+    end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+interface HeaderLine {
+  name: string;
+  lower: string;
+  value: string;
+  line: string;
+}
+
+/** Calls `each` for every header line of `head` from `offset`; throws on anything malformed. */
+function forEachHeader(head: string, offset: number, each: (header: HeaderLine) => void): void {
+  let position = offset;
+  let count = 0;
+  while (position < head.length) {
+    let lineEnd = head.indexOf('\r\n', position);
+    if (lineEnd === -1) lineEnd = head.length;
+    const line = head.slice(position, lineEnd);
+    position = lineEnd + 2;
+    if (++count > MAX_HEADER_LINES) throw new HttpParseError('too many header lines');
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new HttpParseError('header line without a name');
+    const name = line.slice(0, colon);
+    // Also rejects obs-fold (a line starting with whitespace) and whitespace before the colon.
+    if (!TOKEN.test(name)) throw new HttpParseError('invalid header name');
+    const value = trimOws(line.slice(colon + 1));
+    if (!FIELD_VALUE.test(value)) throw new HttpParseError('invalid header value');
+    each({ name, lower: name.toLowerCase(), value, line });
+  }
+}
+
+function parseContentLength(value: string, seen: number): number {
+  if (seen !== -1) throw new HttpParseError('several Content-Length headers');
+  if (!DIGITS.test(value)) throw new HttpParseError('invalid Content-Length');
+  return Number(value);
+}
+
+function parseChunked(value: string, seen: boolean): boolean {
+  if (seen || value.toLowerCase() !== 'chunked')
+    throw new HttpParseError('unsupported Transfer-Encoding');
+  return true;
+}
+
+/** Whether a `Connection` value lists anything other than `keep-alive` and `close`. */
+function connectionTokens(value: string): string[] {
+  return value
+    .toLowerCase()
+    .split(',')
+    .map((token) => token.trim())
+    .filter((token) => token !== '' && token !== 'keep-alive' && token !== 'close');
+}
+
+/**
+ * Parses a request head (the text before the blank line, latin1-decoded so bytes round-trip).
+ * `dropped` names headers (lower case) that are not forwarded; the framing headers are always
+ * forwarded because the body is relayed with its framing unchanged.
+ */
+export function parseRequestHead(head: string, dropped: ReadonlySet<string>): RequestHead {
+  // RFC 9112 §2.2: ignore empty lines before the request line.
+  let start = 0;
+  while (head.startsWith('\r\n', start)) start += 2;
+  let lineEnd = head.indexOf('\r\n', start);
+  if (lineEnd === -1) lineEnd = head.length;
+  const requestLine = head.slice(start, lineEnd);
+  const firstSpace = requestLine.indexOf(' ');
+  const lastSpace = requestLine.lastIndexOf(' ');
+  if (firstSpace <= 0 || lastSpace === firstSpace) throw new HttpParseError('bad request line');
+  const method = requestLine.slice(0, firstSpace);
+  const target = requestLine.slice(firstSpace + 1, lastSpace);
+  const version = requestLine.slice(lastSpace + 1);
+  if (!TOKEN.test(method) || !REQUEST_TARGET.test(target))
+    throw new HttpParseError('bad request line');
+  if (version !== 'HTTP/1.1') {
+    if (/^HTTP\/\d\.\d$/.test(version)) throw new HttpParseError(version, 'version');
+    throw new HttpParseError('bad HTTP version');
+  }
+
+  const result: RequestHead = {
+    method,
+    target,
+    forwardedLines: '',
+    host: undefined,
+    hostCount: 0,
+    hasOrigin: false,
+    authorization: undefined,
+    contentLength: -1,
+    chunked: false,
+    expectContinue: false,
+    close: false,
+  };
+  let extraHopByHop: string[] | undefined;
+  let forwarded = '';
+  forEachHeader(head, lineEnd + 2, ({ lower, value, line }) => {
+    switch (lower) {
+      case 'host':
+        result.host = value;
+        result.hostCount++;
+        return;
+      case 'origin':
+        result.hasOrigin = true;
+        break;
+      case 'authorization':
+        result.authorization = value;
+        return;
+      case 'content-length':
+        result.contentLength = parseContentLength(value, result.contentLength);
+        forwarded += `${line}\r\n`;
+        return;
+      case 'transfer-encoding':
+        result.chunked = parseChunked(value, result.chunked);
+        forwarded += `${line}\r\n`;
+        return;
+      case 'expect':
+        if (value.toLowerCase() !== '100-continue')
+          throw new HttpParseError('unsupported expectation');
+        result.expectContinue = true;
+        return;
+      case 'connection': {
+        if (/(^|,)\s*close\s*(,|$)/i.test(value)) result.close = true;
+        const extra = connectionTokens(value);
+        if (extra.length > 0) (extraHopByHop ??= []).push(...extra);
+        return;
+      }
+    }
+    if (!dropped.has(lower)) forwarded += `${line}\r\n`;
+  });
+  if (result.chunked && result.contentLength !== -1)
+    throw new HttpParseError('both Content-Length and Transfer-Encoding');
+  if (extraHopByHop) {
+    // Rare: the client named more hop-by-hop headers in `Connection`; drop those too.
+    const named = new Set(extraHopByHop);
+    forwarded = forwarded
+      .split('\r\n')
+      .filter((line) => line !== '' && !named.has(line.slice(0, line.indexOf(':')).toLowerCase()))
+      .map((line) => `${line}\r\n`)
+      .join('');
+  }
+  result.forwardedLines = forwarded;
+  return result;
+}
+
+/** Parses a response head from the upstream server; `dropped` as for requests. */
+export function parseResponseHead(head: string, dropped: ReadonlySet<string>): ResponseHead {
+  let lineEnd = head.indexOf('\r\n');
+  if (lineEnd === -1) lineEnd = head.length;
+  const statusLine = head.slice(0, lineEnd);
+  if (!/^HTTP\/1\.[01] \d{3}( |$)/.test(statusLine)) throw new HttpParseError('bad status line');
+  const status = Number(statusLine.slice(9, 12));
+  const reason = statusLine.slice(13);
+  if (!FIELD_VALUE.test(reason)) throw new HttpParseError('bad reason phrase');
+  const result: ResponseHead = {
+    status,
+    statusLine: `HTTP/1.1 ${statusLine.slice(9)}\r\n`,
+    forwardedLines: '',
+    contentLength: -1,
+    chunked: false,
+    close: statusLine.startsWith('HTTP/1.0'),
+    eventStream: false,
+    keepAliveTimeoutMs: undefined,
+  };
+  let forwarded = '';
+  forEachHeader(head, lineEnd + 2, ({ lower, value, line }) => {
+    switch (lower) {
+      case 'content-length':
+        result.contentLength = parseContentLength(value, result.contentLength);
+        break;
+      case 'transfer-encoding':
+        result.chunked = parseChunked(value, result.chunked);
+        break;
+      case 'connection':
+        if (/(^|,)\s*close\s*(,|$)/i.test(value)) result.close = true;
+        else if (/(^|,)\s*keep-alive\s*(,|$)/i.test(value) && statusLine.startsWith('HTTP/1.0'))
+          result.close = false;
+        return;
+      case 'keep-alive': {
+        const timeout = /(?:^|,)\s*timeout=(\d+)/i.exec(value)?.[1];
+        if (timeout !== undefined) result.keepAliveTimeoutMs = Number(timeout) * 1000;
+        return;
+      }
+      case 'content-type':
+        if (value.toLowerCase().startsWith('text/event-stream')) result.eventStream = true;
+        break;
+    }
+    if (!dropped.has(lower)) forwarded += `${line}\r\n`;
+  });
+  if (result.chunked && result.contentLength !== -1)
+    throw new HttpParseError('both Content-Length and Transfer-Encoding');
+  result.forwardedLines = forwarded;
+  return result;
+}
+
+const enum ChunkState {
+  Size,
+  Extension,
+  SizeLf,
+  Data,
+  DataCr,
+  DataLf,
+  TrailerStart,
+  TrailerLine,
+  TrailerLf,
+  EndLf,
+  Done,
+}
+
+function hexValue(byte: number): number {
+  if (byte >= 48 && byte <= 57) return byte - 48;
+  if (byte >= 97 && byte <= 102) return byte - 87;
+  if (byte >= 65 && byte <= 70) return byte - 55;
+  return -1;
+}
+
+/**
+ * Follows chunked framing (RFC 9112 §7.1) over a byte stream without copying it, to find where
+ * the message ends. Chunk data is skipped in one step, so long chunks cost nothing per byte.
+ */
+export class ChunkedScanner {
+  private state = ChunkState.Size;
+  private remaining = 0;
+  private digits = 0;
+  private trailerBytes = 0;
+
+  get done(): boolean {
+    return this.state === ChunkState.Done;
+  }
+
+  /** Returns the offset just past the message's end, or -1 if `bytes` ends inside it. */
+  scan(bytes: Uint8Array, from: number): number {
+    let i = from;
+    const length = bytes.length;
+    while (i < length) {
+      switch (this.state) {
+        case ChunkState.Data: {
+          const step = Math.min(this.remaining, length - i);
+          this.remaining -= step;
+          i += step;
+          if (this.remaining === 0) this.state = ChunkState.DataCr;
+          continue;
+        }
+        case ChunkState.Done:
+          return i;
+      }
+      const byte = bytes[i] as number;
+      i++;
+      switch (this.state) {
+        case ChunkState.Size: {
+          const value = hexValue(byte);
+          if (value !== -1) {
+            if (++this.digits > 12) throw new HttpParseError('chunk too large');
+            this.remaining = this.remaining * 16 + value;
+          } else if (this.digits === 0) {
+            throw new HttpParseError('bad chunk size');
+          } else if (byte === 13) {
+            this.state = ChunkState.SizeLf;
+          } else if (byte === 59 /* ; */ || byte === 32 || byte === 9) {
+            this.state = ChunkState.Extension;
+          } else {
+            throw new HttpParseError('bad chunk size');
+          }
+          break;
+        }
+        case ChunkState.Extension:
+          if (byte === 13) this.state = ChunkState.SizeLf;
+          else if (byte === 10 || byte === 0) throw new HttpParseError('bad chunk extension');
+          break;
+        case ChunkState.SizeLf:
+          if (byte !== 10) throw new HttpParseError('bad chunk line');
+          this.digits = 0;
+          this.state = this.remaining === 0 ? ChunkState.TrailerStart : ChunkState.Data;
+          break;
+        case ChunkState.DataCr:
+          if (byte !== 13) throw new HttpParseError('chunk longer than announced');
+          this.state = ChunkState.DataLf;
+          break;
+        case ChunkState.DataLf:
+          if (byte !== 10) throw new HttpParseError('chunk longer than announced');
+          this.state = ChunkState.Size;
+          break;
+        case ChunkState.TrailerStart:
+          if (byte === 13) this.state = ChunkState.EndLf;
+          else if (byte === 10) throw new HttpParseError('bare LF in trailer');
+          else this.state = ChunkState.TrailerLine;
+          break;
+        case ChunkState.TrailerLine:
+          if (++this.trailerBytes > MAX_HEAD_BYTES) throw new HttpParseError('trailer too large');
+          if (byte === 13) this.state = ChunkState.TrailerLf;
+          else if (byte === 10 || byte === 0) throw new HttpParseError('bad trailer');
+          break;
+        case ChunkState.TrailerLf:
+          if (byte !== 10) throw new HttpParseError('bad trailer');
+          this.state = ChunkState.TrailerStart;
+          break;
+        case ChunkState.EndLf:
+          if (byte !== 10) throw new HttpParseError('bad last chunk');
+          this.state = ChunkState.Done;
+          return i;
+      }
+    }
+    return this.state === ChunkState.Done ? i : -1;
+  }
+}
