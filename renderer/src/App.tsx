@@ -54,9 +54,14 @@ export function App() {
     // The key may be revoked elsewhere: look again whenever the window comes back into view.
     const onFocus = () => refresh();
     window.addEventListener('focus', onFocus);
+    // …and now and then while it is on screen (request counts, last used, provider checks).
+    const timer = window.setInterval(() => {
+      if (document.visibilityState === 'visible') refresh();
+    }, 30_000);
     return () => {
       unsubscribe();
       window.removeEventListener('focus', onFocus);
+      window.clearInterval(timer);
     };
   }, [refresh]);
 

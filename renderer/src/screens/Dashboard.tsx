@@ -225,7 +225,10 @@ function ClientRow({
         <span className="muted small mono" id={detailId}>
           {client.path}
         </span>
-        {client.detail && <span className="small">{client.detail}</span>}
+        {client.detail && (
+          // The path is on the line above; say "This file" rather than repeat it.
+          <span className="small">{client.detail.replace(client.path, 'This file')}</span>
+        )}
         <ErrorMessage error={configure.error ?? unconfigure.error} />
       </div>
       <Badge tone={tone}>{text}</Badge>

@@ -37,14 +37,7 @@ export function Settings({ onSignedOut }: { onSignedOut: (state: AppState) => vo
       </section>
       <ErrorMessage error={settings.error} />
       {settings.loading && !settings.data && <Loading label="Loading settings…" />}
-      {settings.data && (
-        <SettingsForm
-          // Re-mount the form with fresh values after each load.
-          key={JSON.stringify(settings.data)}
-          initial={settings.data}
-          onSaved={settings.setData}
-        />
-      )}
+      {settings.data && <SettingsForm initial={settings.data} onSaved={settings.setData} />}
     </>
   );
 }

@@ -1,0 +1,413 @@
+/**
+ * The window, end to end, in real headless Chromium: the built renderer (renderer/dist) with the
+ * real main-process services behind the contract. Only Electron's IPC transport is replaced, by
+ * the test bridge (tests/e2e/ipc-bridge.ts, created with `enableTestBridge: true`). Behind it:
+ * the real desktop core (createDesktopCore, with its real loopback proxy and client writers), the
+ * real server (startTestServer, SQLite) and the fake Jira Cloud. MCP calls go through the proxy
+ * with the SDK's real client, exactly as Cursor would.
+ *
+ * Keychain: the real keytar store when a D-Bus session is present (`npm test` provides one with
+ * an unlocked gnome-keyring), under a service name unique to this run so parallel suites never
+ * share entries; without a D-Bus session (a bare `npx vitest` by hand) the in-memory store, since
+ * the keychain itself is not what this test is about (tests/desktop/keychain.test.ts is).
+ *
+ * Screenshots of each screen: test-results/screenshots/<name>.png.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createDesktopCore, type DesktopCore } from '../../main/core/desktop-core.js';
+import { createKeytarSecretStore } from '../../main/keychain/keytar-store.js';
+import { createMemorySecretStore } from '../../main/keychain/memory-store.js';
+import { secretNames, type SecretStore } from '../../main/keychain/secret-store.js';
+import { startFakeJiraCloud, type JiraFake } from '../fakes/jira-cloud.js';
+import { request } from '../support/http.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { startIpcBridge, type IpcBridge } from './ipc-bridge.js';
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+const rendererDir = path.join(repoRoot, 'renderer', 'dist');
+const screenshots = path.join(repoRoot, 'test-results', 'screenshots');
+
+const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let jira: JiraFake;
+let server: TestServer;
+let home: string;
+let secrets: SecretStore;
+let keychainService: string | undefined;
+let core: DesktopCore;
+let bridge: IpcBridge;
+let browser: Browser;
+let page: Page;
+const pageProblems: string[] = [];
+const email = `e2e-${randomBytes(4).toString('hex')}@example.test`;
+const password = randomBytes(15).toString('base64url');
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function screenshot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
+}
+
+const cursorFileSchema = z.object({
+  mcpServers: z.object({
+    'pm-server': z.object({ url: z.string(), headers: z.record(z.string(), z.string()) }),
+  }),
+});
+
+function cursorFile(): string {
+  return readFileSync(path.join(home, '.cursor', 'mcp.json'), 'utf8');
+}
+
+/** An MCP tool call through the loopback proxy, configured exactly as Cursor reads it. */
+async function mcpCallThroughProxy(): Promise<string[]> {
+  const entry = cursorFileSchema.parse(JSON.parse(cursorFile())).mcpServers['pm-server'];
+  const client = new Client({ name: 'cursor-stand-in', version: '1.0.0' });
+  try {
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(entry.url), {
+        requestInit: { headers: entry.headers },
+      }),
+    );
+    await client.callTool({ name: 'list_providers', arguments: {} });
+    return (await client.listTools()).tools.map((tool) => tool.name);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** What the server itself says about one key (through a separate session of the same user). */
+async function serverKey(prefix: string): Promise<{ id: string; last_used_at: string | null }> {
+  const login = await request<{ access_token: string }>(server.url, 'POST', '/api/auth/login', {
+    body: { email, password },
+  });
+  const listed = await request<{
+    keys: { id: string; key_prefix: string; last_used_at: string | null }[];
+  }>(server.url, 'GET', '/api/users/me/mcp-keys', {
+    headers: { authorization: `Bearer ${login.body.access_token}` },
+  });
+  const key = listed.body.keys.find((candidate) => candidate.key_prefix === prefix);
+  if (!key) throw new Error(`the server has no key ${prefix}`);
+  return key;
+}
+
+async function thisMachineKeyPrefix(): Promise<string> {
+  const prefix = (await core.getState()).key?.keyPrefix;
+  if (!prefix) throw new Error('no key on this machine');
+  return prefix;
+}
+
+/** The plaintext key this machine holds (read from the keychain, for leak checks only). */
+async function machineKey(): Promise<string> {
+  const key = await secrets.get(secretNames.mcpKey(server.url));
+  if (!key) throw new Error('no key in the keychain');
+  return key;
+}
+
+async function expectNoFullKeyOnPage(): Promise<void> {
+  const html = await page.content();
+  expect(html).not.toContain(await machineKey());
+  expect(html).not.toMatch(/mcp_[A-Za-z0-9_-]{30,}/);
+}
+
+const nav = (name: string) =>
+  page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name, exact: true });
+
+beforeAll(async () => {
+  if (!existsSync(path.join(rendererDir, 'index.html'))) {
+    throw new Error('renderer/dist is missing: npm test builds it first (by hand: npx vite build)');
+  }
+  mkdirSync(screenshots, { recursive: true });
+  jira = await startFakeJiraCloud();
+  server = await startTestServer({ providerHttp: { maxAttempts: 1, timeoutMs: 3_000 } });
+  home = mkdtempSync(path.join(tmpdir(), 'pm-mcp-e2e-'));
+  if (process.env.DBUS_SESSION_BUS_ADDRESS) {
+    keychainService = `pm-mcp-e2e-${randomBytes(4).toString('hex')}`;
+    secrets = createKeytarSecretStore({ service: keychainService, timeoutMs: 10_000 });
+  } else {
+    console.info('[e2e] no D-Bus session: using the in-memory keychain for this run');
+    secrets = createMemorySecretStore();
+  }
+  core = createDesktopCore({
+    configDir: path.join(home, 'config'),
+    secretStore: secrets,
+    clientEnvironment: { homeDir: home, platform: 'linux', env: {} },
+    hostname: 'e2e-laptop',
+  });
+  await core.updateSettings({ proxyPort: await freePort() });
+  await core.start();
+  bridge = await startIpcBridge({ enableTestBridge: true, services: core, rendererDir });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  page = await browser.newPage({ viewport: { width: 1000, height: 780 }, colorScheme: 'light' });
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') {
+      pageProblems.push(`${message.type()}: ${message.text()}`);
+    }
+  });
+  page.on('pageerror', (error) => pageProblems.push(`pageerror: ${error.message}`));
+});
+
+afterAll(async () => {
+  await browser.close().catch(() => undefined);
+  await bridge.stop().catch(() => undefined);
+  await core.stop().catch(() => undefined);
+  if (keychainService) {
+    for (const name of [
+      secretNames.mcpKey(server.url),
+      secretNames.refreshToken(server.url),
+      secretNames.localProxyToken,
+      secretNames.probe,
+    ]) {
+      await secrets.delete(name).catch(() => undefined);
+    }
+  }
+  const logs = server.logs.join('');
+  await server.stop().catch(() => undefined);
+  await jira.stop().catch(() => undefined);
+  rmSync(home, { recursive: true, force: true });
+  // Nothing secret in the server's logs, and no MCP key ever reached the provider.
+  expect(logs).not.toMatch(/mcp_[A-Za-z0-9_-]{30,}/);
+  expect(logs).not.toContain(password);
+  expect(jira.recordedText()).not.toMatch(/mcp_/);
+});
+
+describe('the window in Chromium, with the real services behind the contract', () => {
+  it('signs in (creating the account); the overview shows the user and the key prefix', async () => {
+    await page.goto(bridge.url);
+    await expect.poll(() => page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
+    await page.getByLabel('Server URL').fill(server.url);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByLabel('Create a new account on this server').check();
+    await screenshot('sign-in');
+    await page.getByRole('button', { name: 'Create account and sign in' }).click();
+
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const prefix = await thisMachineKeyPrefix();
+    expect(prefix).toMatch(/^mcp_/);
+    expect(await page.getByTestId('user-email').textContent()).toBe(email);
+    expect(await page.getByTestId('key-prefix').textContent()).toBe(`${prefix}…`);
+    expect(await page.getByTestId('proxy-status').textContent()).toBe('Running');
+    await expectNoFullKeyOnPage();
+  });
+
+  it('configures Cursor with one click, and the file is written (with no server key in it)', async () => {
+    const cursor = page.getByTestId('client-cursor');
+    expect(await cursor.getByText('Not configured').isVisible()).toBe(true);
+    await cursor.getByRole('button', { name: 'Configure Cursor' }).click();
+    await cursor.getByText('Configured', { exact: true }).waitFor();
+
+    const written = cursorFileSchema.parse(JSON.parse(cursorFile())).mcpServers['pm-server'];
+    const { proxy } = await core.getState();
+    expect(written.url).toBe(`http://127.0.0.1:${proxy.port}/mcp`);
+    expect(written.headers.Authorization).toMatch(/^Bearer \S{20,}$/);
+    expect(cursorFile()).not.toContain(await machineKey());
+    expect(cursorFile()).not.toMatch(/mcp_/);
+    await screenshot('dashboard');
+  });
+
+  it('after an MCP call through the proxy, the Keys page shows when the key was last used', async () => {
+    const prefix = await thisMachineKeyPrefix();
+    await nav('Keys').click();
+    const row = page.getByTestId(`key-${prefix}`);
+    await row.waitFor();
+    const requestsBefore = (await core.getState()).proxy.requests;
+
+    const tools = await mcpCallThroughProxy();
+    expect(tools).toContain('list_providers');
+    expect((await core.getState()).proxy.requests).toBeGreaterThan(requestsBefore);
+    // (The server writes last_used_at at most once a minute per key, so this is the time of the
+    // key's first use in that minute, which may be the app's own status read.)
+    const after = await serverKey(prefix);
+    expect(after.last_used_at).not.toBeNull();
+
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect
+      .poll(() => row.getByTestId('last-used').locator('time').getAttribute('datetime'))
+      .toBe(after.last_used_at);
+    expect(await row.getByTestId('last-used').textContent()).toMatch(/just now|minute/);
+    await screenshot('keys');
+  });
+
+  it('rotating shows the new key once, with a copy button; the proxy uses it at once', async () => {
+    const oldPrefix = await thisMachineKeyPrefix();
+    await page.getByRole('button', { name: 'Rotate key' }).click();
+    const shown = page.getByTestId('new-key');
+    await shown.waitFor();
+    const newKey = await shown.inputValue();
+    expect(newKey).toBe(await machineKey());
+    expect(newKey.startsWith(await thisMachineKeyPrefix())).toBe(true);
+    expect(await thisMachineKeyPrefix()).not.toBe(oldPrefix);
+
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    await page.getByText('Copied to the clipboard.').waitFor();
+    await page.getByRole('button', { name: 'Done, hide the key' }).click();
+    expect(await shown.count()).toBe(0);
+    expect(await page.content()).not.toContain(newKey);
+
+    expect(await mcpCallThroughProxy()).toContain('list_providers');
+    await expect
+      .poll(async () => (await serverKey(await thisMachineKeyPrefix())).last_used_at)
+      .not.toBeNull();
+  });
+
+  it('revoking this computer’s key on the Keys page shows it rejected; one click fixes it', async () => {
+    const prefix = await thisMachineKeyPrefix();
+    const row = page.getByTestId(`key-${prefix}`);
+    await row.getByRole('button', { name: `Revoke key e2e-laptop (${prefix})` }).click();
+    await row.getByRole('button', { name: 'Revoke now' }).click();
+    await row.getByText('Revoked', { exact: true }).waitFor();
+
+    await nav('Overview').click();
+    const banner = page.getByTestId('key-rejected-banner');
+    await banner.waitFor();
+    expect(await banner.textContent()).toContain('no longer works');
+    expect(await page.getByTestId('status').textContent()).toMatch(/.+/);
+    await screenshot('key-rejected');
+    // The editor really is cut off.
+    await expect(mcpCallThroughProxy()).rejects.toThrow();
+
+    await banner.getByRole('button', { name: 'Get a new key' }).click();
+    await banner.waitFor({ state: 'detached' });
+    const replaced = await thisMachineKeyPrefix();
+    expect(replaced).not.toBe(prefix);
+    expect(await page.getByTestId('key-prefix').textContent()).toBe(`${replaced}…`);
+    expect(await mcpCallThroughProxy()).toContain('list_providers');
+  });
+
+  it('a key revoked from another session shows up in the open window, and is fixed in one click', async () => {
+    const prefix = await thisMachineKeyPrefix();
+    const key = await serverKey(prefix);
+    const login = await request<{ access_token: string }>(server.url, 'POST', '/api/auth/login', {
+      body: { email, password },
+    });
+    const revoked = await request(server.url, 'DELETE', `/api/users/me/mcp-keys/${key.id}`, {
+      headers: { authorization: `Bearer ${login.body.access_token}` },
+    });
+    expect(revoked.status).toBe(204);
+
+    // Cursor's next request is refused; the app learns it from the proxy and pushes the new state.
+    await expect(mcpCallThroughProxy()).rejects.toThrow();
+    const banner = page.getByTestId('key-rejected-banner');
+    await banner.waitFor();
+    await banner.getByRole('button', { name: 'Get a new key' }).click();
+    await banner.waitFor({ state: 'detached' });
+    expect(await mcpCallThroughProxy()).toContain('list_providers');
+  });
+
+  it('adds a fake Jira Cloud; its state is OK', async () => {
+    const alice = jira.state.users[0];
+    if (!alice) throw new Error('the fake has no users');
+    await nav('Project tools').click();
+    await page.getByRole('heading', { name: 'Project tools', level: 1 }).waitFor();
+    await page.getByLabel('Type').selectOption('jira');
+    await page.getByLabel('Name').fill('Acme Jira');
+    await page.getByLabel('Site URL').fill(jira.url);
+    await page.getByLabel('Atlassian account email').fill(alice.email);
+    await page.getByLabel('API token').fill(alice.token);
+    await page.getByRole('button', { name: 'Check and add' }).click();
+
+    const row = page.getByTestId('provider-Acme Jira');
+    await row.getByText('Working', { exact: true }).waitFor();
+    await row.getByRole('button', { name: 'Test Acme Jira' }).click();
+    await row.getByText(/^Works: /).waitFor();
+    expect(await page.getByLabel('API token').inputValue()).toBe('');
+    expect(await page.content()).not.toContain(alice.token);
+    await screenshot('providers');
+
+    await nav('Overview').click();
+    const providers = page.getByRole('list', { name: 'Project tools' });
+    await providers.getByText('Acme Jira').waitFor();
+    expect(await providers.getByText('Working', { exact: true }).isVisible()).toBe(true);
+  });
+
+  it('a bad token shows the provider’s reason, and nothing is added', async () => {
+    const alice = jira.state.users[0];
+    if (!alice) throw new Error('the fake has no users');
+    const badToken = `bad-${randomBytes(6).toString('hex')}`;
+    await nav('Project tools').click();
+    await page.getByLabel('Name').fill('Broken Jira');
+    await page.getByLabel('Site URL').fill(jira.url);
+    await page.getByLabel('Atlassian account email').fill(alice.email);
+    await page.getByLabel('API token').fill(badToken);
+    await page.getByRole('button', { name: 'Check and add' }).click();
+
+    const alert = page.locator('form').getByRole('alert');
+    await alert.waitFor();
+    const reason = (await alert.textContent()) ?? '';
+    expect(reason).toMatch(/Jira Cloud/i);
+    expect(reason).not.toContain(badToken);
+    expect(await page.getByTestId('provider-Broken Jira').count()).toBe(0);
+    expect((await core.listProviders()).map((provider) => provider.name)).toEqual(['Acme Jira']);
+    await page.getByLabel('API token').fill('');
+    await screenshot('provider-rejected');
+  });
+
+  it('settings show the server and save a new proxy port (Cursor follows) and start at login', async () => {
+    await nav('Settings').click();
+    await page.getByRole('heading', { name: 'Settings' }).waitFor();
+    await page.getByText(server.url, { exact: true }).waitFor();
+    const port = page.getByLabel('Local connection port');
+    expect(await port.inputValue()).toBe(String((await core.getSettings()).proxyPort));
+
+    await port.fill('80');
+    await page.getByText('Choose a port between 1024 and 65535.').waitFor();
+    expect(await page.getByRole('button', { name: 'Save', exact: true }).isDisabled()).toBe(true);
+
+    const newPort = await freePort();
+    await port.fill(String(newPort));
+    await page.getByLabel('Start PM MCP when I log in').check();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Saved.').waitFor();
+    expect(await core.getSettings()).toMatchObject({ proxyPort: newPort, startAtLogin: true });
+    // The configured editor was moved to the new port and still reaches the server.
+    const entry = cursorFileSchema.parse(JSON.parse(cursorFile())).mcpServers['pm-server'];
+    expect(entry.url).toBe(`http://127.0.0.1:${newPort}/mcp`);
+    expect(await mcpCallThroughProxy()).toContain('list_providers');
+    await screenshot('settings');
+  });
+
+  it('every screen is reachable by keyboard and works in dark mode', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await nav('Overview').focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    // Focus moved to the screen's heading, so a screen reader announces where the user is.
+    expect(await page.locator(':focus').textContent()).toBe('Overview');
+    await screenshot('dashboard-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('ran with the strict CSP intact: no script, style or connection was blocked, no page error', async () => {
+    const csp = await page
+      .locator('meta[http-equiv="Content-Security-Policy"]')
+      .getAttribute('content');
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/unsafe-eval|unsafe-inline/);
+    expect(pageProblems).toEqual([]);
+  });
+});
