@@ -21,6 +21,7 @@ import type { AppState, DesktopApi, Settings } from '../../preload/contract.js';
 import { createDesktopCore } from '../core/desktop-core.js';
 import { isDesktopError } from '../errors.js';
 import { createKeytarSecretStore } from '../keychain/keytar-store.js';
+import { keychainService } from '../keychain/secret-store.js';
 import { resolveConfigDir } from '../state/paths.js';
 import { createSenderCheck, registerDesktopIpc, sendStateChanged } from './ipc.js';
 import { applyStartAtLogin, hiddenFlag } from './login-item.js';
@@ -77,7 +78,11 @@ function createRealCore(environment: ShellEnvironment): ShellCore {
   };
   return createDesktopCore({
     configDir: resolveConfigDir(clientEnvironment),
-    secretStore: createKeytarSecretStore({ platform: environment.platform }),
+    // Same as the CLI: PM_MCP_KEYCHAIN_SERVICE keeps test runs apart; users leave it unset.
+    secretStore: createKeytarSecretStore({
+      platform: environment.platform,
+      service: environment.env.PM_MCP_KEYCHAIN_SERVICE ?? keychainService,
+    }),
     clientEnvironment,
   });
 }

@@ -86,6 +86,7 @@ describe('the packaged-style Electron app', () => {
           XDG_CONFIG_HOME: path.join(home, '.config'),
           PM_MCP_HOME: path.join(home, 'pm-mcp'),
           PM_MCP_SERVER_URL: server.url,
+          PM_MCP_KEYCHAIN_SERVICE: `pm-mcp-electron-${randomBytes(4).toString('hex')}`,
         },
         timeout: 60_000,
       });
