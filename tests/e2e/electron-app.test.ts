@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { _electron, type ElectronApplication } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createKeytarSecretStore } from '../../main/keychain/keytar-store.js';
+import { secretNames } from '../../main/keychain/secret-store.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -47,9 +49,21 @@ if (!electronInstalled) {
 let app: ElectronApplication | undefined;
 let server: TestServer | undefined;
 let home: string | undefined;
+const keychainServiceName = `pm-mcp-electron-${randomBytes(4).toString('hex')}`;
 
 afterAll(async () => {
   await app?.close().catch(() => undefined);
+  if (server) {
+    // The app's entries, under this run's own keychain service.
+    const secrets = createKeytarSecretStore({ service: keychainServiceName, timeoutMs: 5_000 });
+    for (const name of [
+      secretNames.mcpKey(server.url),
+      secretNames.refreshToken(server.url),
+      secretNames.localProxyToken,
+    ]) {
+      await secrets.delete(name).catch(() => undefined);
+    }
+  }
   await server?.stop().catch(() => undefined);
   if (home) rmSync(home, { recursive: true, force: true });
 });
@@ -86,7 +100,7 @@ describe('the packaged-style Electron app', () => {
           XDG_CONFIG_HOME: path.join(home, '.config'),
           PM_MCP_HOME: path.join(home, 'pm-mcp'),
           PM_MCP_SERVER_URL: server.url,
-          PM_MCP_KEYCHAIN_SERVICE: `pm-mcp-electron-${randomBytes(4).toString('hex')}`,
+          PM_MCP_KEYCHAIN_SERVICE: keychainServiceName,
         },
         timeout: 60_000,
       });
