@@ -125,6 +125,9 @@ const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const MAX_PENDING_BYTES = 1024 * 1024;
 /** An idle editor connection (no exchange under way) is closed after this long. */
 const CLIENT_IDLE_TIMEOUT_MS = 5 * 60_000;
+/** Idle connections are looked for this often (a sweep, not a per-socket timer that every read
+ * and write would have to push back). */
+const CLIENT_SWEEP_INTERVAL_MS = 30_000;
 
 /** A per-install local token: 256 bits from the CSPRNG, base64url (43 characters). */
 export function generateLocalToken(): string {
@@ -358,6 +361,8 @@ class ClientConnection {
   /** Set while `processPending` runs, so a request finished inside it does not recurse. */
   private processing = false;
   closed = false;
+  /** When the last exchange ended (or the connection opened). */
+  idleSince = Date.now();
 
   constructor(
     readonly socket: Socket,
@@ -368,9 +373,11 @@ class ClientConnection {
     socket.on('drain', () => this.exchange?.onClientDrain());
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => this.onClose());
-    socket.setTimeout(CLIENT_IDLE_TIMEOUT_MS, () => {
-      if (!this.exchange) socket.destroy();
-    });
+  }
+
+  /** Whether the connection has had no exchange under way since `before`. */
+  idleSinceBefore(before: number): boolean {
+    return this.exchange === undefined && this.idleSince < before;
   }
 
   write(bytes: Buffer): boolean {
@@ -386,6 +393,7 @@ class ClientConnection {
   /** The current exchange is over (response sent, request consumed). */
   exchangeDone(closeAfter: boolean): void {
     this.exchange = undefined;
+    this.idleSince = Date.now();
     if (closeAfter || this.endAfterExchange) {
       this.closeAfterWrites();
       return;
@@ -881,7 +889,8 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
 
   let server: Server | undefined;
   let pool: UpstreamPool | undefined;
-  const clients = new Set<Socket>();
+  const clients = new Set<ClientConnection>();
+  let sweeper: NodeJS.Timeout | undefined;
   let boundPort = options.port;
   let allowedHostIp = '';
   let allowedHostName = '';
@@ -1015,9 +1024,9 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
       const activePool = new UpstreamPool(upstream);
       const context = relayContext(activePool);
       const candidate = createServer({ noDelay: true }, (socket) => {
-        clients.add(socket);
-        socket.once('close', () => clients.delete(socket));
-        new ClientConnection(socket, context);
+        const connection = new ClientConnection(socket, context);
+        clients.add(connection);
+        socket.once('close', () => clients.delete(connection));
       });
       try {
         await new Promise<void>((resolve, reject) => {
@@ -1050,6 +1059,12 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
       allowedHostName = `localhost:${boundPort}`;
       server = candidate;
       pool = activePool;
+      sweeper = setInterval(() => {
+        const before = Date.now() - CLIENT_IDLE_TIMEOUT_MS;
+        for (const connection of clients)
+          if (connection.idleSinceBefore(before)) connection.socket.destroy();
+      }, CLIENT_SWEEP_INTERVAL_MS);
+      sweeper.unref();
       logger?.({ type: 'listening', port: boundPort });
       return { port: boundPort, address: bound.address };
     },
@@ -1060,7 +1075,8 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
       server = undefined;
       const closed = new Promise<void>((resolve) => running.close(() => resolve()));
       // Open event streams and idle keep-alive connections would otherwise hold close() open.
-      for (const socket of clients) socket.destroy();
+      clearInterval(sweeper);
+      for (const connection of clients) connection.socket.destroy();
       clients.clear();
       pool?.destroy();
       pool = undefined;

@@ -350,6 +350,19 @@ describe('server-sent events', () => {
     expect(await upstream.sseClosed).toBe('ended');
   });
 
+  it('cuts the client stream off (not a clean end) when the server breaks it', async () => {
+    upstream.breakSseAfterFirstEvent = true;
+    const stream = await openStream();
+    const chunks = chunksOf(stream);
+    const closed = new Promise<boolean>((resolve) =>
+      stream.on('close', () => resolve(stream.complete)),
+    );
+    stream.on('error', () => undefined);
+    expect((await chunks.next()).text).toContain('"n":1');
+    upstream.sseGates[0]?.open();
+    expect(await closed).toBe(false);
+  });
+
   it('closes the upstream stream when the client goes away', async () => {
     const stream = await openStream();
     await chunksOf(stream).next();

@@ -75,6 +75,8 @@ export interface FakeUpstream {
   connections: number;
   /** Drop the next request that arrives on an already used connection, without answering. */
   dropNextReusedRequest: boolean;
+  /** `GET /sse` breaks its connection after the first event (a crashed server). */
+  breakSseAfterFirstEvent: boolean;
   close(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     close: () => Promise.resolve(),
     connections: 0,
     dropNextReusedRequest: false,
+    breakSseAfterFirstEvent: false,
   };
   const usedSockets = new WeakSet<object>();
 
@@ -105,6 +108,11 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
     res.on('close', () => resolveSseClosed(upstream.sseEnded ? 'ended' : 'aborted'));
     res.write('event: message\ndata: {"n":1}\n\n');
+    if (upstream.breakSseAfterFirstEvent) {
+      await upstream.sseGates[0]?.opened;
+      res.socket?.destroy();
+      return;
+    }
     for (const [index, next] of upstream.sseGates.entries()) {
       await next.opened;
       if (res.destroyed) return;
