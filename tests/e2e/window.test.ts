@@ -199,9 +199,25 @@ describe('the window in Chromium, with the real services behind the contract', (
   it('signs in (creating the account); the overview shows the user and the key prefix', async () => {
     await page.goto(bridge.url);
     await expect.poll(() => page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
+    // A plain http:// address to another machine needs an explicit confirmation first.
+    const submit = page.getByRole('button', { name: 'Sign in', exact: true });
+    await page.getByLabel('Server URL').fill('http://pm.example.test:8080');
+    await page.getByText('This address is not encrypted.').waitFor();
+    expect(await submit.isDisabled()).toBe(true);
+    await page.getByLabel('I understand; connect over plain http anyway').check();
+    expect(await submit.isEnabled()).toBe(true);
+
+    // The account does not exist yet: signing in fails with the server's one message for it.
     await page.getByLabel('Server URL').fill(server.url);
+    expect(await page.getByText('This address is not encrypted.').count()).toBe(0);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
+    await submit.click();
+    const refused = page.getByRole('alert');
+    await refused.waitFor();
+    expect(await refused.textContent()).toMatch(/email or password|credentials/i);
+    expect(await refused.textContent()).not.toContain(password);
+
     await page.getByLabel('Create a new account on this server').check();
     await screenshot('sign-in');
     await page.getByRole('button', { name: 'Create account and sign in' }).click();

@@ -124,7 +124,10 @@ export function SignIn({
             <input
               type="checkbox"
               checked={createAccount}
-              onChange={(event) => setCreateAccount(event.target.checked)}
+              onChange={(event) => {
+                setCreateAccount(event.target.checked);
+                signIn.reset();
+              }}
             />
             Create a new account on this server
           </label>
