@@ -146,7 +146,9 @@ function ProviderRow({
           {result && (
             <span className={result.ok ? 'text-ok' : 'text-error'}>
               {result.ok ? 'Works' : 'Failed'}: {result.message}
-              {result.account ? ` (${result.account})` : ''}
+              {result.account && !result.message.includes(result.account)
+                ? ` (${result.account})`
+                : ''}
             </span>
           )}
         </div>
