@@ -23,6 +23,8 @@ export interface StdioBridgeOptions {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
+  /** What `url` points at, for the message when nothing answers there (default `proxy`). */
+  target?: 'proxy' | 'server';
 }
 
 /** JSON-RPC "server error" range; the editor shows the message. */
@@ -134,8 +136,11 @@ export async function runStdioBridge(options: StdioBridgeOptions): Promise<numbe
 
   function proxyNotRunning(): void {
     say(
-      `the PM MCP proxy at ${url.origin} is not running (connection refused). ` +
-        'Start the PM MCP app or run `pm-mcp proxy`, then restart your editor.',
+      options.target === 'server'
+        ? `the PM MCP server at ${url.origin} is not reachable (connection refused). ` +
+            'Check that it is running, then restart your editor.'
+        : `the PM MCP proxy at ${url.origin} is not running (connection refused). ` +
+            'Start the PM MCP app or run `pm-mcp proxy`, then restart your editor.',
     );
     void finish(1);
   }

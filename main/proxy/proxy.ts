@@ -488,7 +488,8 @@ class ClientConnection {
     if ('reason' in decision) {
       this.relay.refused(decision);
       if (decision.reason === 'connect_method') {
-        this.refuseAndCloseQuietly(decision);
+        this.write(decision.thenClose);
+        this.closeAfterWrites();
         return;
       }
       this.write(this.endAfterExchange ? decision.thenClose : decision.keepOpen);
@@ -502,11 +503,6 @@ class ClientConnection {
     const exchange = new Exchange(this, this.relay, head, decision.upstreamHead);
     this.exchange = exchange;
     exchange.send(body);
-  }
-
-  private refuseAndCloseQuietly(refusal: Refusal): void {
-    this.write(refusal.thenClose);
-    this.closeAfterWrites();
   }
 
   private onClose(): void {
@@ -551,6 +547,7 @@ class Exchange implements UpstreamHandler {
     this.requestFraming = framing;
     this.wantsRequestBytes = framing instanceof ChunkedScanner || framing.kind !== 'none';
     this.isHead = head.method === 'HEAD';
+    this.closeClientAfter = head.close;
   }
 
   /** Forwards the head and whatever part of the body has arrived with it. */
@@ -788,7 +785,7 @@ class Exchange implements UpstreamHandler {
     if (this.responseDone) return;
     if (this.response === undefined) {
       // A reused connection the server had closed meanwhile: send the request once more.
-      if (this.replay) {
+      if (this.replay && this.responseBuffer === undefined) {
         const replay = this.replay;
         this.replay = undefined;
         this.upstream = this.relay.pool.acquire(this, true);
@@ -798,7 +795,7 @@ class Exchange implements UpstreamHandler {
       this.answerInstead(this.relay.upstreamFailed(error));
       return;
     }
-    if (this.responseFraming === 'until-close') {
+    if (this.responseFraming === 'until-close' || this.swallowResponse) {
       this.responseComplete();
       return;
     }
