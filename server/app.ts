@@ -115,9 +115,13 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       { jsonSchemaValidator, capabilities: { tools: {} } },
     );
     registerServerTools(server, {
+      userId: principal.userId,
       scope: principal.scope,
-      connections: { listAll: () => connections.forUserConnections(principal.userId) },
-      ...(options.providerTimeoutMs ? { perProviderTimeoutMs: options.providerTimeoutMs } : {}),
+      connections,
+      providerHttp: options.providerHttp,
+      perProviderTimeoutMs: options.providerTimeoutMs,
+      onUnexpectedError: (error, tool) =>
+        logger.error({ err: error, tool }, 'tool failed unexpectedly'),
     });
     return server;
   };

@@ -56,6 +56,7 @@ export interface UserConnection extends PublicConnection {
 }
 
 const keyVersion = 1;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function presentConnection(row: ConnectionRow): PublicConnection {
   return {
@@ -289,6 +290,9 @@ export class ConnectionService {
   }
 
   #find(userId: string, id: string): Promise<ConnectionRow | undefined> {
+    // Ids come from tool arguments too; one that is not a UUID cannot exist (and would make
+    // PostgreSQL raise a type error).
+    if (!uuidPattern.test(id)) return Promise.resolve(undefined);
     return this.#deps.db
       .selectFrom('pm_provider_connections')
       .selectAll()

@@ -1,38 +1,55 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ConnectionService, UserConnection } from '../connections/connections.js';
 import type { KeyScope } from '../keys/keys.js';
-import type { UserConnection } from '../connections/connections.js';
+import { createProviderClient, type ProviderHttpOptions } from '../providers/index.js';
+import { registerPmTools, type ToolConnection } from './tools/index.js';
 
-export interface ServerToolContext {
+export interface ServerToolOptions {
+  userId: string;
   scope: KeyScope;
-  connections: {
-    listAll(): Promise<UserConnection[]>;
-  };
-  perProviderTimeoutMs?: number;
+  connections: ConnectionService;
+  providerHttp?: ProviderHttpOptions | undefined;
+  perProviderTimeoutMs?: number | undefined;
+  /** A tool failed in a way no provider explains (a bug): logged, never shown to the model. */
+  onUnexpectedError?: (error: unknown, tool: string) => void;
 }
 
-/** Registers the PM tools this caller may use on a session's server. */
-export function registerServerTools(server: McpServer, context: ServerToolContext): void {
-  server.registerTool(
-    'list_providers',
-    {
-      title: 'List my PM connections',
-      description:
-        "Lists the caller's own Jira and OpenProject connections, their type and last check.",
-      annotations: { readOnlyHint: true },
+/**
+ * Registers the PM tools on a session's server over the calling user's own connections. Every
+ * call reads the connections afresh, so a connection removed or deactivated mid-session is gone
+ * from the next call.
+ */
+export function registerServerTools(server: McpServer, options: ServerToolOptions): void {
+  const { userId, connections, providerHttp } = options;
+  const toTool = (connection: UserConnection): ToolConnection => ({
+    id: connection.id,
+    providerType: connection.provider_type,
+    name: connection.name,
+    baseUrl: connection.base_url,
+    isActive: connection.is_active,
+    lastCheckedAt: connection.last_checked_at,
+    lastCheckOk: connection.last_check_ok,
+    lastCheckMessage: connection.last_check_message,
+    client: () => {
+      const { providerType, baseUrl, credentials } = connection.settings();
+      return createProviderClient(
+        { providerType, baseUrl, email: credentials.email, apiToken: credentials.apiToken },
+        providerHttp,
+      );
     },
-    async () => {
-      const connections = await context.connections.listAll();
-      const providers = connections.map(({ settings: _settings, ...connection }) => connection);
-      const text =
-        providers.length === 0
-          ? 'No provider connections yet. Add one in the PM MCP app (Providers), with `pm-mcp providers add`, or POST /api/users/me/providers.'
-          : providers
-              .map(
-                (p) =>
-                  `${p.name} (${p.provider_type}) ${p.base_url} — ${p.is_active ? 'active' : 'inactive'}`,
-              )
-              .join('\n');
-      return { content: [{ type: 'text', text }], structuredContent: { providers } };
+  });
+  registerPmTools(server, {
+    scope: options.scope,
+    ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),
+    ...(options.perProviderTimeoutMs ? { perProviderTimeoutMs: options.perProviderTimeoutMs } : {}),
+    connections: {
+      listAll: async () => (await connections.forUserConnections(userId)).map(toTool),
+      listActive: async () =>
+        (await connections.forUserConnections(userId)).filter((item) => item.is_active).map(toTool),
+      get: async (id) => {
+        const connection = await connections.forUserConnection(userId, id);
+        return connection ? toTool(connection) : undefined;
+      },
     },
-  );
+  });
 }

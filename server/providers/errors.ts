@@ -43,7 +43,11 @@ export class ProviderError extends Error {
  * AUTHENTICATED_FAILED | AUTHENTICATION_DENIED`, which can come with a 200 and an empty list).
  */
 export class ProviderAuthError extends ProviderError {
-  constructor(message: string, options: ProviderErrorOptions = {}, code: ProviderErrorCode = 'provider_auth_failed') {
+  constructor(
+    message: string,
+    options: ProviderErrorOptions = {},
+    code: ProviderErrorCode = 'provider_auth_failed',
+  ) {
     super(code, message, options);
     this.name = 'ProviderAuthError';
   }
@@ -110,7 +114,10 @@ export class ProviderRateLimitError extends ProviderError {
   /** What the provider asked us to wait, when it said. */
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(message: string, options: ProviderErrorOptions & { retryAfterSeconds?: number } = {}) {
+  constructor(
+    message: string,
+    options: ProviderErrorOptions & { retryAfterSeconds?: number } = {},
+  ) {
     super('provider_rate_limited', message, options);
     this.name = 'ProviderRateLimitError';
     this.retryAfterSeconds = options.retryAfterSeconds;
@@ -119,10 +126,7 @@ export class ProviderRateLimitError extends ProviderError {
 
 /** Network errors, timeouts and 5xx: the provider could not be reached or could not answer. */
 export class ProviderUnavailableError extends ProviderError {
-  constructor(
-    message: string,
-    options: ProviderErrorOptions & { timedOut?: boolean } = {},
-  ) {
+  constructor(message: string, options: ProviderErrorOptions & { timedOut?: boolean } = {}) {
     super(options.timedOut ? 'provider_timeout' : 'provider_unavailable', message, options);
     this.name = 'ProviderUnavailableError';
   }

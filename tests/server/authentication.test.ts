@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectionService } from '../../server/connections/connections.js';
+import { deriveKey } from '../../server/crypto.js';
 import { databaseKinds } from '../support/databases.js';
 import { connectMcpClient, mcpTransportKinds } from '../support/mcp.js';
 import {
@@ -19,6 +21,19 @@ describe.each(databaseKinds)('authentication on %s', (database) => {
     server = await startTestServer({ database });
     account = await registerAccount(server.url, 'Alice');
     key = await createKey(server.url, account);
+    // A connection only Alice has, so a tool result shows whose identity the server resolved.
+    const store = new ConnectionService({
+      db: server.app.database.db,
+      encryptionKey: deriveKey(server.app.config.secretKey, 'provider-credentials'),
+      now: () => new Date(),
+      checkCredentials: () => Promise.resolve({ ok: true, message: 'Signed in' }),
+    });
+    await store.create(account.userId, {
+      providerType: 'jira_server',
+      name: "Alice's Jira",
+      baseUrl: 'https://jira.alice.example',
+      apiToken: 'unused',
+    });
   });
   afterAll(async () => {
     expect(server.logs.join('')).not.toContain(key.api_key);
@@ -52,7 +67,8 @@ describe.each(databaseKinds)('authentication on %s', (database) => {
         const client = await connectMcpClient(server.url, transport, method);
         const result = await client.callTool({ name: 'list_providers', arguments: {} });
         expect(result.isError).toBeFalsy();
-        expect(result.structuredContent).toEqual({ providers: [] });
+        const { providers } = result.structuredContent as { providers: { name: string }[] };
+        expect(providers.map((provider) => provider.name)).toEqual(["Alice's Jira"]);
         await client.close();
       }
     },

@@ -1,0 +1,47 @@
+import type { ProviderClient, ProviderType } from '../../providers/index.js';
+
+/**
+ * One of the calling user's provider connections, as the tools see it. No secret is reachable from
+ * here except through `client()`, which builds a provider client holding the credential privately.
+ */
+export interface ToolConnection {
+  id: string;
+  providerType: ProviderType;
+  name: string;
+  baseUrl: string;
+  isActive: boolean;
+  lastCheckedAt: string | null;
+  lastCheckOk: boolean | null;
+  lastCheckMessage: string | null;
+  client(): ProviderClient;
+}
+
+/**
+ * What the PM tools need from the server for one MCP session. `connections` only ever yields the
+ * calling user's own connections (the server guarantees it); `get` of anyone else's id returns
+ * undefined, which the tools report exactly like an id that does not exist.
+ */
+export interface ToolContext {
+  /** The MCP key's scope: `read` keys get no write tools. */
+  scope: 'read' | 'write';
+  connections: {
+    listActive(): Promise<ToolConnection[]>;
+    listAll(): Promise<ToolConnection[]>;
+    get(id: string): Promise<ToolConnection | undefined>;
+  };
+  /** How long a read waits for each provider before reporting it as timed out. Default 10 s. */
+  perProviderTimeoutMs?: number;
+  /**
+   * Called with an unexpected error (a bug, not a provider failure) before the tool answers with a
+   * generic message; the server logs it. Provider errors never reach it.
+   */
+  onUnexpectedError?: (error: unknown, tool: string) => void;
+}
+
+export const defaultPerProviderTimeoutMs = 10_000;
+export const defaultPageSize = 20;
+export const maxPageSize = 50;
+/** Long text is cut here so one result stays small enough for a model's context. */
+export const maxDescriptionChars = 4_000;
+export const maxCommentChars = 1_000;
+export const maxProjectDescriptionChars = 300;

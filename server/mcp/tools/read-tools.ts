@@ -1,0 +1,421 @@
+/**
+ * The read tools: list_providers, list_projects, search_issues, list_my_issues, get_issue. Lists fan
+ * out to every active connection at once (or the one named by `provider`), each with the
+ * per-provider timeout; a failing provider becomes an entry in `errors` beside the others' results.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { providerDisplayNames } from '../../providers/index.js';
+import { maxPageSize, type ToolConnection, type ToolContext } from './context.js';
+import { fanOut, runOne } from './fan-out.js';
+import { howToAddConnection } from './failures.js';
+import {
+  failureLines,
+  issueDetailText,
+  issueLine,
+  presentIssueDetail,
+  presentIssueSummary,
+  presentProject,
+  projectLine,
+  type PresentedIssue,
+} from './presenters.js';
+import {
+  activeConnections,
+  guarded,
+  pagedFanOut,
+  resolveId,
+  timeoutOf,
+  toolError,
+  toolResult,
+  ToolFailure,
+  type PagedFanOut,
+} from './tool-kit.js';
+
+const readAnnotations = { readOnlyHint: true, openWorldHint: true } as const;
+
+const providerArg = z
+  .string()
+  .min(1)
+  .optional()
+  .describe(
+    'Only this connection: its id or name (see list_providers). Default: all active connections.',
+  );
+const limitArg = z
+  .number()
+  .int()
+  .min(1)
+  .max(maxPageSize)
+  .optional()
+  .describe(`Page size, shared among the connections queried (default 20, max ${maxPageSize}).`);
+const cursorArg = z
+  .string()
+  .min(1)
+  .optional()
+  .describe(
+    'next_cursor from the previous page of the same call; repeat the other arguments unchanged.',
+  );
+
+function moreLine(nextCursor: string | null): string[] {
+  return nextCursor ? ['', `More results: call again with cursor "${nextCursor}".`] : [];
+}
+
+/** The text and structure of a list page; an error result when every connection failed. */
+function listResult<Item>(
+  noun: { singular: string; plural: string },
+  page: PagedFanOut<Item>,
+  line: (item: Item) => string,
+  key: string,
+  extra: { skippedLines?: string[]; skipped?: unknown[] } = {},
+): CallToolResult {
+  const structured = {
+    [key]: page.items,
+    next_cursor: page.nextCursor,
+    errors: page.failures,
+    connections: page.queried,
+    ...(extra.skipped ? { skipped: extra.skipped } : {}),
+  };
+  if (page.queried.length === 0 && page.failures.length > 0) {
+    const text = [
+      `Could not list ${noun.plural}: no connection answered.`,
+      ...failureLines(page.failures),
+    ].join('\n');
+    return toolResult(text, structured, true);
+  }
+  const from = page.queried.map((q) => q.name).join(', ');
+  const header =
+    page.items.length === 0
+      ? `No ${noun.plural} found${from ? ` in ${from}` : ''}.`
+      : `${page.items.length} ${page.items.length === 1 ? noun.singular : noun.plural} from ${from}:`;
+  const text = [
+    header,
+    ...page.items.map(line),
+    ...moreLine(page.nextCursor),
+    ...(extra.skippedLines ?? []),
+    ...failureLines(page.failures),
+  ].join('\n');
+  return toolResult(text, structured);
+}
+
+export function registerReadTools(server: McpServer, context: ToolContext): void {
+  server.registerTool(
+    'list_providers',
+    {
+      title: 'List my PM connections',
+      description:
+        'Lists your own Jira Cloud, Jira Data Center and OpenProject connections: id, name, type, base URL, whether it is active, and the last credential check. With check=true it also tests each active connection now.',
+      inputSchema: {
+        check: z
+          .boolean()
+          .optional()
+          .describe('Test each active connection against its provider now (default false).'),
+      },
+      annotations: readAnnotations,
+    },
+    guarded(context, 'list_providers', async ({ check }, signal) => {
+      const connections = await context.connections.listAll();
+      if (connections.length === 0) {
+        return toolError(
+          'no_connections',
+          `You have no Jira or OpenProject connections yet. ${howToAddConnection}`,
+        );
+      }
+      const live = new Map<string, { ok: boolean; message: string; error_code?: string }>();
+      if (check) {
+        const outcomes = await fanOut(
+          connections.filter((connection) => connection.isActive),
+          (client, _connection, callSignal) => client.checkCredentials({ signal: callSignal }),
+          {
+            timeoutMs: timeoutOf(context),
+            signal,
+            onUnexpectedError: (error) => context.onUnexpectedError?.(error, 'list_providers'),
+          },
+        );
+        for (const outcome of outcomes) {
+          live.set(
+            outcome.connection.id,
+            outcome.ok
+              ? { ok: true, message: `Works: signed in as ${outcome.value.displayName}.` }
+              : {
+                  ok: false,
+                  error_code: outcome.failure.error_code,
+                  message: outcome.failure.message,
+                },
+          );
+        }
+      }
+      const providers = connections.map((connection) => ({
+        id: connection.id,
+        name: connection.name,
+        provider_type: connection.providerType,
+        provider: providerDisplayNames[connection.providerType],
+        base_url: connection.baseUrl,
+        is_active: connection.isActive,
+        last_checked_at: connection.lastCheckedAt,
+        last_check_ok: connection.lastCheckOk,
+        last_check_message: connection.lastCheckMessage,
+        ...(live.has(connection.id) ? { check: live.get(connection.id) } : {}),
+      }));
+      const lines = providers.map((provider) => {
+        const state = provider.is_active ? 'active' : 'inactive';
+        const last =
+          provider.last_check_ok === null
+            ? 'never checked'
+            : `last check ${provider.last_check_ok ? 'OK' : 'FAILED'}${provider.last_checked_at ? ` at ${provider.last_checked_at}` : ''}${provider.last_check_message ? `: ${provider.last_check_message}` : ''}`;
+        const now = provider.check
+          ? `\n  now: ${provider.check.ok ? '' : `${provider.check.error_code ?? 'error'} — `}${provider.check.message}`
+          : '';
+        return `• ${provider.name} (${provider.provider}) id ${provider.id}, ${provider.base_url} — ${state}, ${last}${now}`;
+      });
+      const activeCount = providers.filter((provider) => provider.is_active).length;
+      const header =
+        activeCount === 0
+          ? `You have ${providers.length} connection(s), none active. Activate one in the PM MCP app (Providers page).`
+          : `Your PM connections (${activeCount} active):`;
+      return toolResult([header, ...lines].join('\n'), { providers });
+    }),
+  );
+
+  server.registerTool(
+    'list_projects',
+    {
+      title: 'List my projects',
+      description:
+        'Lists the Jira and OpenProject projects you can see, across all your active connections (or one, with provider), optionally filtered by text. Project ids are "<connection id>:<key>"; use them with search_issues and create_issue.',
+      inputSchema: {
+        provider: providerArg,
+        query: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Only projects whose name or key contains this text.'),
+        limit: limitArg,
+        cursor: cursorArg,
+      },
+      annotations: readAnnotations,
+    },
+    guarded(context, 'list_projects', async (args, signal) => {
+      const page = await pagedFanOut({
+        tool: 'list_projects',
+        context,
+        connections: () => activeConnections(context, args.provider),
+        limit: args.limit,
+        cursor: args.cursor,
+        query: { provider: args.provider, query: args.query },
+        fetch: (client, position, callSignal) =>
+          client.listProjects(
+            { query: args.query, cursor: position.cursor, limit: position.limit },
+            { signal: callSignal },
+          ),
+        present: presentProject,
+        signal,
+      });
+      return listResult({ singular: 'project', plural: 'projects' }, page, projectLine, 'projects');
+    }),
+  );
+
+  server.registerTool(
+    'search_issues',
+    {
+      title: 'Search issues',
+      description:
+        'Searches issues (Jira) and work packages (OpenProject) across your active connections by text, project, status ("open", "closed" or a status name) and assignee ("me" or a name). jql is passed to Jira connections only (others are skipped). Returns ids "<connection id>:<key>" for get_issue and the write tools.',
+      inputSchema: {
+        text: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Words to find in titles, descriptions and comments.'),
+        project_id: z
+          .string()
+          .min(3)
+          .optional()
+          .describe(
+            'A project id from list_projects ("<connection id>:<key>"); searches that connection only.',
+          ),
+        status: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('"open", "closed", or a status name such as "In Progress".'),
+        assignee: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('"me", "none", or a person\'s name, email or login.'),
+        jql: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Jira only: a JQL query, ANDed with the other filters.'),
+        provider: providerArg,
+        limit: limitArg,
+        cursor: cursorArg,
+      },
+      annotations: readAnnotations,
+    },
+    guarded(context, 'search_issues', async (args, signal) => {
+      let projectKey: string | undefined;
+      const skipped: { connection_id: string; name: string; reason: string }[] = [];
+      const pickConnections = async (): Promise<ToolConnection[]> => {
+        let connections: ToolConnection[];
+        if (args.project_id !== undefined) {
+          const target = await resolveId(context, args.project_id, 'project');
+          projectKey = target.key;
+          connections = [target.connection];
+          if (args.provider !== undefined) {
+            const wanted = args.provider.trim().toLowerCase();
+            if (
+              target.connection.id.toLowerCase() !== wanted &&
+              target.connection.name.toLowerCase() !== wanted
+            ) {
+              throw new ToolFailure(
+                toolError(
+                  'invalid_arguments',
+                  `project_id belongs to connection "${target.connection.name}", not to "${args.provider}".`,
+                ),
+              );
+            }
+          }
+        } else {
+          connections = await activeConnections(context, args.provider);
+        }
+        if (args.jql === undefined) return connections;
+        const jira = connections.filter((connection) => connection.providerType !== 'openproject');
+        for (const connection of connections) {
+          if (connection.providerType === 'openproject') {
+            skipped.push({
+              connection_id: connection.id,
+              name: connection.name,
+              reason: 'jql applies to Jira connections only',
+            });
+          }
+        }
+        if (jira.length === 0) {
+          throw new ToolFailure(
+            toolError(
+              'invalid_arguments',
+              'jql only works with Jira connections, and none of the selected connections is Jira. Use text, status and assignee instead.',
+            ),
+          );
+        }
+        return jira;
+      };
+      if (args.project_id !== undefined && args.cursor !== undefined) {
+        projectKey = (await resolveId(context, args.project_id, 'project')).key;
+      }
+      const page = await pagedFanOut({
+        tool: 'search_issues',
+        context,
+        connections: pickConnections,
+        limit: args.limit,
+        cursor: args.cursor,
+        query: {
+          text: args.text,
+          project_id: args.project_id,
+          status: args.status,
+          assignee: args.assignee,
+          jql: args.jql,
+          provider: args.provider,
+        },
+        fetch: (client, position, callSignal) =>
+          client.searchIssues(
+            {
+              text: args.text,
+              projectKey,
+              status: args.status,
+              assignee: args.assignee,
+              jql: client.providerType === 'openproject' ? undefined : args.jql,
+              cursor: position.cursor,
+              limit: position.limit,
+            },
+            { signal: callSignal },
+          ),
+        present: presentIssueSummary,
+        signal,
+      });
+      const skippedLines =
+        skipped.length > 0
+          ? ['', `Skipped (jql is Jira-only): ${skipped.map((s) => s.name).join(', ')}.`]
+          : [];
+      return listResult(
+        { singular: 'issue', plural: 'issues' },
+        sortByUpdated(page),
+        issueLine,
+        'issues',
+        { skippedLines, skipped },
+      );
+    }),
+  );
+
+  server.registerTool(
+    'list_my_issues',
+    {
+      title: 'List my open issues',
+      description:
+        'Lists the open issues and work packages assigned to you, across all your active connections (or one, with provider), most recently updated first.',
+      inputSchema: { provider: providerArg, limit: limitArg, cursor: cursorArg },
+      annotations: readAnnotations,
+    },
+    guarded(context, 'list_my_issues', async (args, signal) => {
+      const page = await pagedFanOut({
+        tool: 'list_my_issues',
+        context,
+        connections: () => activeConnections(context, args.provider),
+        limit: args.limit,
+        cursor: args.cursor,
+        query: { provider: args.provider },
+        fetch: (client, position, callSignal) =>
+          client.listMyIssues(
+            { cursor: position.cursor, limit: position.limit },
+            { signal: callSignal },
+          ),
+        present: presentIssueSummary,
+        signal,
+      });
+      return listResult(
+        { singular: 'open issue assigned to you', plural: 'open issues assigned to you' },
+        sortByUpdated(page),
+        issueLine,
+        'issues',
+      );
+    }),
+  );
+
+  server.registerTool(
+    'get_issue',
+    {
+      title: 'Get an issue',
+      description:
+        'One issue or work package by id ("<connection id>:<key>"): title, status, assignee, priority, description (markdown, long text truncated) and the latest comments.',
+      inputSchema: { id: z.string().min(3).describe('The issue id, e.g. "3f2a…:PROJ-12".') },
+      annotations: readAnnotations,
+    },
+    guarded(context, 'get_issue', async ({ id }, signal) => {
+      const { connection, key } = await resolveId(context, id, 'issue');
+      const outcome = await runOne(
+        connection,
+        (client, _c, callSignal) => client.getIssue(key, { signal: callSignal }),
+        {
+          timeoutMs: timeoutOf(context),
+          signal,
+          onUnexpectedError: (error) => context.onUnexpectedError?.(error, 'get_issue'),
+        },
+      );
+      if (!outcome.ok)
+        return toolError(outcome.failure.error_code, outcome.failure.message, {
+          ...outcome.failure,
+        });
+      const issue = presentIssueDetail(connection, outcome.value);
+      return toolResult(issueDetailText(issue), { issue });
+    }),
+  );
+}
+
+/** Issues from several providers, most recently updated first (stable within a provider). */
+function sortByUpdated(page: PagedFanOut<PresentedIssue>): PagedFanOut<PresentedIssue> {
+  const items = [...page.items].sort((a, b) =>
+    (b.updated_at ?? '').localeCompare(a.updated_at ?? ''),
+  );
+  return { ...page, items };
+}

@@ -1,0 +1,245 @@
+/**
+ * The write tools: create_issue, update_issue, transition_issue, add_comment. Registered only for
+ * `write`-scope keys (so `tools/list` hides them from `read` keys), and each handler refuses again
+ * on its own in case it is ever reached with a read scope. Writes are not cut off by the fan-out
+ * deadline — aborting a write half-way would leave its outcome unknown — the HTTP layer's own
+ * timeout and retry bounds limit them.
+ *
+ * Annotations: none is read-only; none is destructive (Jira and OpenProject keep the history of
+ * every field change, so an update can be undone); update and transition are idempotent (the same
+ * call twice leaves the same state), create and comment are not.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { ProviderClient } from '../../providers/index.js';
+import type { ToolConnection, ToolContext } from './context.js';
+import { describeFailure, isUnknownStatus } from './failures.js';
+import { toolId } from './ids.js';
+import {
+  issueDetailText,
+  presentComment,
+  presentIssueDetail,
+  presentStatus,
+} from './presenters.js';
+import { guarded, resolveId, toolError, toolResult } from './tool-kit.js';
+
+const writeAnnotations = {
+  readOnlyHint: false,
+  destructiveHint: false,
+  openWorldHint: true,
+} as const;
+
+export const writeToolNames = [
+  'create_issue',
+  'update_issue',
+  'transition_issue',
+  'add_comment',
+] as const;
+
+function readOnlyRefusal(tool: string): CallToolResult {
+  return toolError(
+    'insufficient_scope',
+    `${tool} changes data, and this MCP key is read-only. Use a key with the "write" scope.`,
+  );
+}
+
+/** Runs a write on one connection; a provider failure becomes a tool error naming the connection. */
+async function write<T>(
+  context: ToolContext,
+  tool: string,
+  connection: ToolConnection,
+  operation: (client: ProviderClient) => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; result: CallToolResult; error: unknown }> {
+  try {
+    return { ok: true, value: await operation(connection.client()) };
+  } catch (error) {
+    const failure = describeFailure(connection, error);
+    if (failure.error_code === 'internal_error') context.onUnexpectedError?.(error, tool);
+    return {
+      ok: false,
+      error,
+      result: toolError(failure.error_code, failure.message, { ...failure }),
+    };
+  }
+}
+
+export function registerWriteTools(server: McpServer, context: ToolContext): void {
+  const allowed = (): boolean => context.scope === 'write';
+
+  server.registerTool(
+    'create_issue',
+    {
+      title: 'Create an issue',
+      description:
+        'Creates an issue (Jira) or work package (OpenProject) in a project from list_projects: title, optional markdown description, type (e.g. Bug, Task), assignee ("me" or a name) and priority.',
+      inputSchema: {
+        project_id: z
+          .string()
+          .min(3)
+          .describe('A project id from list_projects ("<connection id>:<key>").'),
+        title: z.string().trim().min(1).max(255),
+        description: z.string().max(32_000).optional().describe('Markdown.'),
+        type: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Issue type name; the project default (Jira: Task) when omitted.'),
+        assignee: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('"me" or a person\'s name, email or login.'),
+        priority: z.string().min(1).optional().describe('Priority name, e.g. High.'),
+      },
+      annotations: { ...writeAnnotations, idempotentHint: false },
+    },
+    guarded(context, 'create_issue', async (args) => {
+      if (!allowed()) return readOnlyRefusal('create_issue');
+      const { connection, key } = await resolveId(context, args.project_id, 'project');
+      const outcome = await write(context, 'create_issue', connection, (client) =>
+        client.createIssue({
+          projectKey: key,
+          title: args.title,
+          description: args.description,
+          type: args.type,
+          assignee: args.assignee,
+          priority: args.priority,
+        }),
+      );
+      if (!outcome.ok) return outcome.result;
+      const issue = presentIssueDetail(connection, outcome.value);
+      return toolResult(`Created ${issue.id}.\n\n${issueDetailText(issue)}`, { issue });
+    }),
+  );
+
+  server.registerTool(
+    'update_issue',
+    {
+      title: 'Update an issue',
+      description:
+        'Changes the title, description (markdown), assignee ("me", a name, or "none" to unassign) and/or priority of an issue or work package.',
+      inputSchema: {
+        id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
+        title: z.string().trim().min(1).max(255).optional(),
+        description: z
+          .string()
+          .max(32_000)
+          .optional()
+          .describe('Markdown; replaces the description.'),
+        assignee: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('"me", a person\'s name, email or login, or "none" to unassign.'),
+        priority: z.string().min(1).optional(),
+      },
+      annotations: { ...writeAnnotations, idempotentHint: true },
+    },
+    guarded(context, 'update_issue', async (args) => {
+      if (!allowed()) return readOnlyRefusal('update_issue');
+      if (
+        [args.title, args.description, args.assignee, args.priority].every(
+          (value) => value === undefined,
+        )
+      ) {
+        return toolError(
+          'invalid_arguments',
+          'Nothing to change: give at least one of title, description, assignee or priority.',
+        );
+      }
+      const { connection, key } = await resolveId(context, args.id, 'issue');
+      const unassign =
+        args.assignee !== undefined &&
+        ['none', 'unassigned', 'nobody'].includes(args.assignee.trim().toLowerCase());
+      const outcome = await write(context, 'update_issue', connection, (client) =>
+        client.updateIssue(key, {
+          title: args.title,
+          description: args.description,
+          assignee: unassign ? null : args.assignee,
+          priority: args.priority,
+        }),
+      );
+      if (!outcome.ok) return outcome.result;
+      const issue = presentIssueDetail(connection, outcome.value);
+      return toolResult(`Updated ${issue.id}.\n\n${issueDetailText(issue)}`, { issue });
+    }),
+  );
+
+  server.registerTool(
+    'transition_issue',
+    {
+      title: 'Move an issue to another status',
+      description:
+        'Moves an issue or work package to the status with this name (case-insensitive), e.g. "In Review" or "Done". When no reachable status has that name, the answer lists the statuses it can move to.',
+      inputSchema: {
+        id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
+        status: z.string().trim().min(1).describe('The target status name.'),
+      },
+      annotations: { ...writeAnnotations, idempotentHint: true },
+    },
+    guarded(context, 'transition_issue', async ({ id, status }) => {
+      if (!allowed()) return readOnlyRefusal('transition_issue');
+      const { connection, key } = await resolveId(context, id, 'issue');
+      const outcome = await write(context, 'transition_issue', connection, (client) =>
+        client.transitionIssue(key, status),
+      );
+      if (!outcome.ok) {
+        if (isUnknownStatus(outcome.error)) {
+          const reachable = [...outcome.error.reachableStatuses];
+          return toolError(
+            'unknown_status',
+            `${toolId(connection.id, key)}: ${outcome.error.message}`,
+            {
+              requested_status: status,
+              reachable_statuses: reachable,
+              connection_id: connection.id,
+            },
+          );
+        }
+        return outcome.result;
+      }
+      const issueId = toolId(connection.id, key);
+      return toolResult(`${issueId} is now "${outcome.value.name}".`, {
+        id: issueId,
+        ...presentStatus(outcome.value),
+        connection_id: connection.id,
+        connection_name: connection.name,
+        provider_type: connection.providerType,
+      });
+    }),
+  );
+
+  server.registerTool(
+    'add_comment',
+    {
+      title: 'Comment on an issue',
+      description: 'Adds a comment (markdown) to an issue or work package.',
+      inputSchema: {
+        id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
+        body: z.string().trim().min(1).max(32_000).describe('The comment, in markdown.'),
+      },
+      annotations: { ...writeAnnotations, idempotentHint: false },
+    },
+    guarded(context, 'add_comment', async ({ id, body }) => {
+      if (!allowed()) return readOnlyRefusal('add_comment');
+      const { connection, key } = await resolveId(context, id, 'issue');
+      const outcome = await write(context, 'add_comment', connection, (client) =>
+        client.addComment(key, body),
+      );
+      if (!outcome.ok) return outcome.result;
+      const issueId = toolId(connection.id, key);
+      const comment = presentComment(outcome.value);
+      return toolResult(
+        `Comment ${comment.id} added to ${issueId} by ${comment.author ?? 'you'}:\n${comment.body}`,
+        {
+          issue_id: issueId,
+          comment,
+          connection_id: connection.id,
+          connection_name: connection.name,
+          provider_type: connection.providerType,
+        },
+      );
+    }),
+  );
+}

@@ -1,0 +1,516 @@
+/**
+ * What Jira Cloud (REST v3) and Jira Data Center (REST v2) really share: the issue, transition and
+ * comment endpoints, their JSON shapes, JQL, and the workflow of each operation. What differs —
+ * the API prefix, rich text (ADF vs plain string), how a user is named (accountId vs name), search
+ * pagination (`nextPageToken` vs `startAt`/`total`) and project listing — is a `JiraFlavour`.
+ */
+import { z } from 'zod';
+import { ProviderValidationError, UnknownStatusError } from '../errors.js';
+import { segment, type ProviderHttp } from '../http.js';
+import {
+  recentCommentLimit,
+  type Account,
+  type CallOptions,
+  type Comment,
+  type CreateIssueInput,
+  type IssueDetail,
+  type IssueSummary,
+  type ListMyIssuesParams,
+  type ListProjectsParams,
+  type Page,
+  type Person,
+  type Project,
+  type ProviderClient,
+  type SearchIssuesParams,
+  type Status,
+  type StatusCategory,
+  type UpdateIssueInput,
+} from '../types.js';
+
+export const jiraUserSchema = z.object({
+  accountId: z.string().optional(),
+  name: z.string().optional(),
+  key: z.string().optional(),
+  displayName: z.string().optional(),
+  emailAddress: z.string().optional(),
+});
+export type JiraUser = z.infer<typeof jiraUserSchema>;
+
+const statusSchema = z.object({
+  name: z.string(),
+  statusCategory: z.object({ key: z.string() }).optional(),
+});
+
+export const jiraCommentSchema = z.object({
+  id: z.string(),
+  author: jiraUserSchema.nullish(),
+  body: z.unknown().optional(),
+  created: z.string().optional(),
+});
+
+const namedSchema = z.object({ name: z.string() });
+
+const issueFieldsSchema = z.object({
+  summary: z.string().optional(),
+  status: statusSchema.optional(),
+  assignee: jiraUserSchema.nullish(),
+  reporter: jiraUserSchema.nullish(),
+  priority: namedSchema.nullish(),
+  issuetype: namedSchema.nullish(),
+  project: z.object({ key: z.string(), name: z.string().optional() }).nullish(),
+  created: z.string().nullish(),
+  updated: z.string().nullish(),
+  description: z.unknown().optional(),
+  comment: z
+    .object({ comments: z.array(jiraCommentSchema), total: z.number().optional() })
+    .nullish(),
+});
+
+export const jiraIssueSchema = z.object({
+  id: z.string(),
+  key: z.string(),
+  fields: issueFieldsSchema,
+});
+export type JiraIssue = z.infer<typeof jiraIssueSchema>;
+
+const transitionsSchema = z.object({
+  transitions: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      to: statusSchema,
+      isAvailable: z.boolean().optional(),
+    }),
+  ),
+});
+
+const createdIssueSchema = z.object({ id: z.string(), key: z.string() });
+
+export const jiraProjectSchema = z.object({
+  id: z.string(),
+  key: z.string(),
+  name: z.string(),
+  description: z.string().nullish(),
+});
+
+/** Fields fetched for a list row; `getIssue` adds description, reporter, created and comments. */
+export const summaryFields = 'summary,status,assignee,priority,issuetype,project,updated';
+const detailFields = `${summaryFields},description,reporter,created,comment`;
+
+/** The parts that differ between Jira Cloud and Jira Data Center. */
+export interface JiraFlavour {
+  readonly providerType: 'jira' | 'jira_server';
+  /** `/rest/api/3` or `/rest/api/2`. */
+  readonly apiPrefix: string;
+  /** Markdown → what the API takes for description and comment bodies. */
+  richTextIn(markdown: string): unknown;
+  /** What the API sends for description and comment bodies → markdown / text. */
+  richTextOut(value: unknown): string;
+  /** The identifier JQL and issue bodies use for a user (accountId / name). */
+  userId(user: JiraUser): string | undefined;
+  /** How an issue body names a user: `{accountId}` / `{name}`. */
+  userRef(id: string): Record<string, string>;
+  /** The `/user/search` query parameter: `query` (Cloud) / `username` (Data Center). */
+  readonly userSearchParam: string;
+  /** One page of issues for a JQL query. */
+  searchPage(
+    http: ProviderHttp,
+    request: { jql: string; fields: string; cursor: string | undefined; limit: number },
+    options: CallOptions,
+  ): Promise<Page<JiraIssue>>;
+  listProjects(
+    http: ProviderHttp,
+    params: ListProjectsParams,
+    options: CallOptions,
+  ): Promise<Page<Project>>;
+}
+
+export function categoryOf(key: string | undefined): StatusCategory {
+  switch (key) {
+    case 'new':
+      return 'todo';
+    case 'indeterminate':
+      return 'in_progress';
+    case 'done':
+      return 'done';
+    default:
+      return 'unknown';
+  }
+}
+
+function toStatus(status: z.infer<typeof statusSchema> | undefined): Status {
+  if (!status) return { name: 'Unknown', category: 'unknown', isClosed: false };
+  const category = categoryOf(status.statusCategory?.key);
+  return { name: status.name, category, isClosed: category === 'done' };
+}
+
+/** A JQL string literal. */
+export function jqlString(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+const issueKeyPattern = /^(?:[A-Za-z][A-Za-z0-9_]*-\d+|\d+)$/;
+const projectKeyPattern = /^(?:[A-Za-z][A-Za-z0-9_]*|\d+)$/;
+
+export function assertIssueKey(key: string): string {
+  if (!issueKeyPattern.test(key)) {
+    throw new ProviderValidationError(`"${key}" is not a Jira issue key (like PROJ-12).`);
+  }
+  return key.toUpperCase();
+}
+
+export function assertProjectKey(key: string): string {
+  if (!projectKeyPattern.test(key)) {
+    throw new ProviderValidationError(`"${key}" is not a Jira project key (like PROJ).`);
+  }
+  return key.toUpperCase();
+}
+
+/** Parses a numeric `startAt` cursor this client produced. */
+export function startAtFrom(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  if (!/^\d{1,9}$/.test(cursor)) throw new ProviderValidationError('The page cursor is not valid.');
+  return Number(cursor);
+}
+
+export interface JqlFilters {
+  text?: string | undefined;
+  projectKey?: string | undefined;
+  status?: string | undefined;
+  /** Already resolved: `currentUser()` or a quoted user id. */
+  assigneeClause?: string | undefined;
+  jql?: string | undefined;
+}
+
+/**
+ * Builds the JQL for a search. The caller's own JQL is ANDed with the other filters and keeps its
+ * ORDER BY. Jira Cloud refuses unbounded queries, so with no filter at all the search is bounded to
+ * issues updated in the last year.
+ */
+export function buildJql(filters: JqlFilters, options: { requireBounded: boolean }): string {
+  const clauses: string[] = [];
+  let orderBy = 'ORDER BY updated DESC';
+  if (filters.jql?.trim()) {
+    const match = /^(.*?)\s*\bORDER\s+BY\b(.*)$/is.exec(filters.jql.trim());
+    const where = (match ? match[1] : filters.jql)?.trim() ?? '';
+    if (match) orderBy = `ORDER BY ${match[2]?.trim() ?? ''}`;
+    if (where) clauses.push(`(${where})`);
+  }
+  if (filters.projectKey) clauses.push(`project = ${jqlString(filters.projectKey)}`);
+  if (filters.text?.trim()) clauses.push(`text ~ ${jqlString(filters.text.trim())}`);
+  const status = filters.status?.trim();
+  if (status) {
+    if (status.toLowerCase() === 'open') clauses.push('statusCategory != Done');
+    else if (status.toLowerCase() === 'closed') clauses.push('statusCategory = Done');
+    else clauses.push(`status = ${jqlString(status)}`);
+  }
+  if (filters.assigneeClause) clauses.push(`assignee ${filters.assigneeClause}`);
+  if (clauses.length === 0 && options.requireBounded) clauses.push('updated >= -365d');
+  return `${clauses.join(' AND ')} ${orderBy}`.trim();
+}
+
+export const myOpenIssuesJql =
+  'assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC';
+
+export interface JiraClientConfig {
+  http: ProviderHttp;
+  flavour: JiraFlavour;
+}
+
+/** One Jira client; the flavour makes it Cloud or Data Center. */
+export class JiraClient implements ProviderClient {
+  readonly providerType: 'jira' | 'jira_server';
+  readonly #http: ProviderHttp;
+  readonly #flavour: JiraFlavour;
+  #myself: Promise<JiraUser> | undefined;
+
+  constructor({ http, flavour }: JiraClientConfig) {
+    this.providerType = flavour.providerType;
+    this.#http = http;
+    this.#flavour = flavour;
+  }
+
+  get #prefix(): string {
+    return this.#flavour.apiPrefix;
+  }
+
+  async checkCredentials(options: CallOptions = {}): Promise<Account> {
+    const user = await this.#fetchMyself(options);
+    const id = this.#flavour.userId(user) ?? user.key ?? '';
+    return {
+      id,
+      displayName: user.displayName ?? id,
+      email: user.emailAddress ?? null,
+    };
+  }
+
+  listProjects(params: ListProjectsParams, options: CallOptions = {}): Promise<Page<Project>> {
+    return this.#flavour.listProjects(this.#http, params, options);
+  }
+
+  async searchIssues(
+    params: SearchIssuesParams,
+    options: CallOptions = {},
+  ): Promise<Page<IssueSummary>> {
+    const assignee = params.assignee?.trim();
+    let assigneeClause: string | undefined;
+    if (assignee) {
+      if (assignee.toLowerCase() === 'me') assigneeClause = '= currentUser()';
+      else if (['none', 'unassigned'].includes(assignee.toLowerCase())) assigneeClause = 'is EMPTY';
+      else assigneeClause = `= ${jqlString(await this.#resolveUserId(assignee, options))}`;
+    }
+    const jql = buildJql(
+      {
+        text: params.text,
+        projectKey:
+          params.projectKey === undefined ? undefined : assertProjectKey(params.projectKey),
+        status: params.status,
+        assigneeClause,
+        jql: params.jql,
+      },
+      { requireBounded: this.providerType === 'jira' },
+    );
+    return this.#search(jql, params.cursor, params.limit, options);
+  }
+
+  listMyIssues(params: ListMyIssuesParams, options: CallOptions = {}): Promise<Page<IssueSummary>> {
+    return this.#search(myOpenIssuesJql, params.cursor, params.limit, options);
+  }
+
+  async getIssue(key: string, options: CallOptions = {}): Promise<IssueDetail> {
+    const issue = await this.#http.request({
+      method: 'GET',
+      path: `${this.#prefix}/issue/${segment(assertIssueKey(key))}`,
+      query: { fields: detailFields },
+      schema: jiraIssueSchema,
+      signal: options.signal,
+    });
+    return this.#detail(issue);
+  }
+
+  async createIssue(input: CreateIssueInput, options: CallOptions = {}): Promise<IssueDetail> {
+    const fields: Record<string, unknown> = {
+      project: { key: assertProjectKey(input.projectKey) },
+      summary: input.title,
+      issuetype: { name: input.type?.trim() || 'Task' },
+    };
+    if (input.description !== undefined && input.description !== '') {
+      fields.description = this.#flavour.richTextIn(input.description);
+    }
+    if (input.assignee?.trim())
+      fields.assignee = await this.#assigneeField(input.assignee, options);
+    if (input.priority?.trim()) fields.priority = { name: input.priority.trim() };
+    const created = await this.#http.request({
+      method: 'POST',
+      path: `${this.#prefix}/issue`,
+      body: { fields },
+      schema: createdIssueSchema,
+      signal: options.signal,
+    });
+    return this.getIssue(created.key, options);
+  }
+
+  async updateIssue(
+    key: string,
+    input: UpdateIssueInput,
+    options: CallOptions = {},
+  ): Promise<IssueDetail> {
+    const issueKey = assertIssueKey(key);
+    const fields: Record<string, unknown> = {};
+    if (input.title !== undefined) fields.summary = input.title;
+    if (input.description !== undefined) {
+      fields.description =
+        input.description === '' ? null : this.#flavour.richTextIn(input.description);
+    }
+    if (input.assignee === null) fields.assignee = null;
+    else if (input.assignee?.trim())
+      fields.assignee = await this.#assigneeField(input.assignee, options);
+    if (input.priority?.trim()) fields.priority = { name: input.priority.trim() };
+    if (Object.keys(fields).length > 0) {
+      await this.#http.request({
+        method: 'PUT',
+        path: `${this.#prefix}/issue/${segment(issueKey)}`,
+        body: { fields },
+        signal: options.signal,
+      });
+    }
+    return this.getIssue(issueKey, options);
+  }
+
+  async transitionIssue(
+    key: string,
+    statusName: string,
+    options: CallOptions = {},
+  ): Promise<Status> {
+    const issueKey = assertIssueKey(key);
+    const wanted = statusName.trim().toLowerCase();
+    const current = await this.#currentStatus(issueKey, options);
+    if (current.name.toLowerCase() === wanted) return current;
+    const { transitions } = await this.#http.request({
+      method: 'GET',
+      path: `${this.#prefix}/issue/${segment(issueKey)}/transitions`,
+      schema: transitionsSchema,
+      signal: options.signal,
+    });
+    const available = transitions.filter((transition) => transition.isAvailable !== false);
+    const transition =
+      available.find((candidate) => candidate.to.name.toLowerCase() === wanted) ??
+      available.find((candidate) => candidate.name.toLowerCase() === wanted);
+    if (!transition) {
+      const reachable = [...new Set(available.map((candidate) => candidate.to.name))];
+      throw new UnknownStatusError(statusName, reachable, current.name);
+    }
+    await this.#http.request({
+      method: 'POST',
+      path: `${this.#prefix}/issue/${segment(issueKey)}/transitions`,
+      body: { transition: { id: transition.id } },
+      signal: options.signal,
+    });
+    return this.#currentStatus(issueKey, options);
+  }
+
+  async addComment(key: string, markdown: string, options: CallOptions = {}): Promise<Comment> {
+    const comment = await this.#http.request({
+      method: 'POST',
+      path: `${this.#prefix}/issue/${segment(assertIssueKey(key))}/comment`,
+      body: { body: this.#flavour.richTextIn(markdown) },
+      schema: jiraCommentSchema,
+      signal: options.signal,
+    });
+    return this.#comment(comment);
+  }
+
+  async #search(
+    jql: string,
+    cursor: string | undefined,
+    limit: number,
+    options: CallOptions,
+  ): Promise<Page<IssueSummary>> {
+    const page = await this.#flavour.searchPage(
+      this.#http,
+      { jql, fields: summaryFields, cursor, limit },
+      options,
+    );
+    return { ...page, items: page.items.map((issue) => this.#summary(issue)) };
+  }
+
+  async #currentStatus(issueKey: string, options: CallOptions): Promise<Status> {
+    const issue = await this.#http.request({
+      method: 'GET',
+      path: `${this.#prefix}/issue/${segment(issueKey)}`,
+      query: { fields: 'status' },
+      schema: jiraIssueSchema,
+      signal: options.signal,
+    });
+    return toStatus(issue.fields.status);
+  }
+
+  #fetchMyself(options: CallOptions): Promise<JiraUser> {
+    const request = this.#http.request({
+      method: 'GET',
+      path: `${this.#prefix}/myself`,
+      schema: jiraUserSchema,
+      signal: options.signal,
+    });
+    // Cache only a success: a failed check must be retried next time.
+    this.#myself = request;
+    request.catch(() => {
+      if (this.#myself === request) this.#myself = undefined;
+    });
+    return request;
+  }
+
+  async #myselfId(options: CallOptions): Promise<string> {
+    const user = await (this.#myself ?? this.#fetchMyself(options));
+    const id = this.#flavour.userId(user);
+    if (!id) throw new ProviderValidationError('Jira did not say who the current user is.');
+    return id;
+  }
+
+  async #assigneeField(assignee: string, options: CallOptions): Promise<Record<string, string>> {
+    const trimmed = assignee.trim();
+    const id =
+      trimmed.toLowerCase() === 'me'
+        ? await this.#myselfId(options)
+        : await this.#resolveUserId(trimmed, options);
+    return this.#flavour.userRef(id);
+  }
+
+  /** A person's name, email or login → the id Jira wants; refuses no match and ambiguity. */
+  async #resolveUserId(query: string, options: CallOptions): Promise<string> {
+    const users = await this.#http.request({
+      method: 'GET',
+      path: `${this.#prefix}/user/search`,
+      query: { [this.#flavour.userSearchParam]: query, maxResults: 20 },
+      schema: z.array(jiraUserSchema),
+      signal: options.signal,
+    });
+    const lower = query.toLowerCase();
+    const exact = users.filter((user) =>
+      [user.displayName, user.emailAddress, user.name, user.key, user.accountId].some(
+        (value) => value?.toLowerCase() === lower,
+      ),
+    );
+    const candidates = exact.length > 0 ? exact : users;
+    const [only] = candidates;
+    const onlyId = only ? this.#flavour.userId(only) : undefined;
+    if (candidates.length === 1 && onlyId) return onlyId;
+    if (candidates.length === 0) {
+      throw new ProviderValidationError(`No Jira user matches "${query}".`, {
+        fieldErrors: { assignee: 'no matching user' },
+      });
+    }
+    const names = candidates
+      .slice(0, 5)
+      .map((user) => user.displayName ?? this.#flavour.userId(user) ?? '?')
+      .join(', ');
+    throw new ProviderValidationError(
+      `Several Jira users match "${query}": ${names}. Use a full name or email.`,
+      { fieldErrors: { assignee: 'ambiguous' } },
+    );
+  }
+
+  #person(user: JiraUser | null | undefined): Person | null {
+    if (!user) return null;
+    const id = this.#flavour.userId(user) ?? user.key ?? '';
+    return { id, displayName: user.displayName ?? id };
+  }
+
+  #summary(issue: JiraIssue): IssueSummary {
+    const { fields } = issue;
+    return {
+      key: issue.key,
+      title: fields.summary ?? '',
+      status: toStatus(fields.status),
+      assignee: this.#person(fields.assignee),
+      priority: fields.priority?.name ?? null,
+      type: fields.issuetype?.name ?? null,
+      project: fields.project
+        ? { key: fields.project.key, name: fields.project.name ?? null }
+        : null,
+      updatedAt: fields.updated ?? null,
+      url: `${this.#http.baseUrl}/browse/${encodeURIComponent(issue.key)}`,
+    };
+  }
+
+  #comment(comment: z.infer<typeof jiraCommentSchema>): Comment {
+    return {
+      id: comment.id,
+      author: this.#person(comment.author),
+      body: this.#flavour.richTextOut(comment.body),
+      createdAt: comment.created ?? null,
+    };
+  }
+
+  #detail(issue: JiraIssue): IssueDetail {
+    const comments = issue.fields.comment?.comments ?? [];
+    return {
+      ...this.#summary(issue),
+      description: this.#flavour.richTextOut(issue.fields.description),
+      reporter: this.#person(issue.fields.reporter),
+      createdAt: issue.fields.created ?? null,
+      comments: comments.slice(-recentCommentLimit).map((comment) => this.#comment(comment)),
+      commentCount: issue.fields.comment?.total ?? comments.length,
+    };
+  }
+}

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  registerPmTools,
+  type ToolConnection,
+  type ToolContext,
+} from '../../server/mcp/tools/index.js';
+import {
+  createProviderClient,
+  type ProviderHttpOptions,
+  type ProviderType,
+} from '../../server/providers/index.js';
+
+export const toolHttp: ProviderHttpOptions = {
+  timeoutMs: 5_000,
+  maxAttempts: 2,
+  maxRetryWaitMs: 1_000,
+  fallbackRetryDelayMs: 10,
+};
+
+export interface ConnectionSpec {
+  id?: string;
+  providerType: ProviderType;
+  name: string;
+  baseUrl: string;
+  email?: string;
+  apiToken: string;
+  isActive?: boolean;
+}
+
+/** A connection as the server would hand it to the tools (credentials only inside `client()`). */
+export function toolConnection(
+  spec: ConnectionSpec,
+  httpOptions: ProviderHttpOptions = toolHttp,
+): ToolConnection {
+  const { apiToken, email } = spec;
+  return {
+    id: spec.id ?? randomUUID(),
+    providerType: spec.providerType,
+    name: spec.name,
+    baseUrl: spec.baseUrl,
+    isActive: spec.isActive ?? true,
+    lastCheckedAt: '2025-06-01T10:00:00.000Z',
+    lastCheckOk: true,
+    lastCheckMessage: 'Signed in.',
+    client: () =>
+      createProviderClient(
+        { providerType: spec.providerType, baseUrl: spec.baseUrl, email, apiToken },
+        httpOptions,
+      ),
+  };
+}
+
+/** A ToolContext over one user's connections, like the server builds per session. */
+export function contextOver(
+  connections: ToolConnection[],
+  options: { scope?: 'read' | 'write'; perProviderTimeoutMs?: number } = {},
+): ToolContext {
+  return {
+    scope: options.scope ?? 'write',
+    perProviderTimeoutMs: options.perProviderTimeoutMs ?? 3_000,
+    connections: {
+      listActive: () => Promise.resolve(connections.filter((connection) => connection.isActive)),
+      listAll: () => Promise.resolve([...connections]),
+      get: (id) => Promise.resolve(connections.find((connection) => connection.id === id)),
+    },
+  };
+}
+
+export interface ToolCallOutcome<S = Record<string, unknown>> {
+  text: string;
+  structured: S;
+  isError: boolean;
+}
+
+export interface ConnectedTools {
+  client: Client;
+  call<S = Record<string, unknown>>(
+    name: string,
+    args?: Record<string, unknown>,
+  ): Promise<ToolCallOutcome<S>>;
+  /** Every text and structured result seen so far, for leak checks. */
+  transcript: string[];
+  close(): Promise<void>;
+}
+
+/** The SDK's real Client, linked in memory to a real McpServer carrying the PM tools. */
+export async function connectTools(context: ToolContext): Promise<ConnectedTools> {
+  const server = new McpServer({ name: 'pm-mcp-test', version: '0.0.0' });
+  registerPmTools(server, context);
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverTransport);
+  const client = new Client({ name: 'pm-mcp-tools-test', version: '0.0.0' });
+  await client.connect(clientTransport);
+  const transcript: string[] = [];
+  return {
+    client,
+    transcript,
+    async call<S>(name: string, args: Record<string, unknown> = {}): Promise<ToolCallOutcome<S>> {
+      const result = await client.callTool({ name, arguments: args });
+      const content = (result.content ?? []) as { type: string; text?: string }[];
+      const text = content.map((item) => item.text ?? '').join('\n');
+      transcript.push(text, JSON.stringify(result.structuredContent ?? {}));
+      return {
+        text,
+        structured: (result.structuredContent ?? {}) as S,
+        isError: result.isError === true,
+      };
+    },
+    async close() {
+      await client.close();
+      await server.close();
+    },
+  };
+}
