@@ -298,10 +298,10 @@ function parseUpstream(upstreamBaseUrl: string): Upstream {
   let url: URL;
   try {
     url = new URL(upstreamBaseUrl);
-  } catch (error) {
-    throw new DesktopError('usage', `The server URL "${upstreamBaseUrl}" is not a valid URL.`, {
-      cause: error,
-    });
+  } catch {
+    // Neither the text nor the parser's error (which holds it) is kept: a mistyped URL may
+    // still carry a password.
+    throw new DesktopError('usage', 'The server URL is not a valid URL.');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new DesktopError('usage', `The server URL must start with http:// or https://.`);

@@ -88,6 +88,42 @@ describe('where the proxy listens', () => {
     expect(running.proxy.status().running).toBe(false);
     expect(await canConnect('127.0.0.1', running.port)).toBe(false);
   });
+
+  it('starts again after a stop and forwards as before', async () => {
+    await running.proxy.stop();
+    const { port } = await running.proxy.start();
+    running.port = port;
+    expect((await post()).status).toBe(200);
+    expect(running.proxy.status()).toMatchObject({ running: true, port, requests: 1 });
+  });
+
+  it('stops promptly with an event stream open, closing it upstream', async () => {
+    const stream = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: running.port, path: '/sse', headers: auth(), agent: false },
+        resolve,
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    stream.on('error', () => undefined);
+    await running.proxy.stop();
+    expect(await upstream.sseClosed).toBe('aborted');
+  });
+
+  it('refuses an upstream URL that is not http(s) or carries credentials', () => {
+    const credentials = { apiKey: () => apiKey, localToken: () => running.localToken };
+    for (const upstreamBaseUrl of ['ftp://example.test', 'not a url', 'http://u:p@example.test']) {
+      let caught: unknown;
+      try {
+        createLoopbackProxy({ port: 0, upstreamBaseUrl, credentials });
+      } catch (error) {
+        caught = error;
+      }
+      expect(isDesktopError(caught) && caught.code, upstreamBaseUrl).toBe('usage');
+      expect((caught as Error).message).not.toContain('u:p');
+    }
+  });
 });
 
 describe('what is refused before anything is forwarded', () => {
