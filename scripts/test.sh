@@ -14,9 +14,15 @@ fi
 if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-run-session >/dev/null 2>&1 \
   && command -v gnome-keyring-daemon >/dev/null 2>&1; then
   export PM_MCP_TEST_INNER=1
-  exec dbus-run-session -- bash -c '
+  # A throwaway keyring folder: the session's keyring is created unlocked with a known password,
+  # whatever keyrings this user already has (and they are never touched).
+  keyring_home=$(mktemp -d)
+  trap 'rm -rf "$keyring_home"' EXIT
+  export XDG_DATA_HOME="$keyring_home"
+  dbus-run-session -- bash -c '
     printf "pm-mcp-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
     exec "$0" "$@"' "$0" "$@"
+  exit $?
 fi
 
 echo "== tests"
