@@ -21,6 +21,22 @@ export interface TestServerOptions extends Omit<ServerAppOptions, 'logDestinatio
   onQuery?: (sql: string) => void;
 }
 
+/**
+ * Every server a test starts has its logs checked when it stops: no MCP key, refresh token or
+ * session JWT may ever be written. (Passwords and provider tokens are checked by the suites that
+ * know them.) The error names what leaked, never the value.
+ */
+export function assertNoSecretsIn(text: string): void {
+  const leaks = [
+    ['an MCP API key', /mcp_[0-9A-Za-z]{20,}/],
+    ['a refresh token', /pmr_[A-Za-z0-9_-]{20,}/],
+    ['a session token', /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}/],
+  ] as const;
+  for (const [what, pattern] of leaks) {
+    if (pattern.test(text)) throw new Error(`The server logged ${what}`);
+  }
+}
+
 /** Cheap scrypt parameters: the hashing code is the same, the cost is a test's, not OWASP's. */
 export const testPasswordCost = { N: 2 ** 12, r: 8, p: 1 };
 
@@ -59,6 +75,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logs,
     async stop() {
       await app.stop();
+      assertNoSecretsIn(logs.join(''));
       await pgSchema?.drop();
       rmSync(folder, { recursive: true, force: true });
     },
