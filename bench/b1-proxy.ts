@@ -20,7 +20,13 @@ import { startFastBackend } from './support/fast-backend.js';
 import { startNginx } from './support/nginx.js';
 import { startProxyProcess } from './support/proxy-child.js';
 import { startServerProcess } from './support/server-child.js';
-import { callToolOnce, createBenchUser, openMcpSession } from './support/setup.js';
+import { startFakeJiras } from './support/fake-jira-child.js';
+import {
+  addJiraConnection,
+  callToolOnce,
+  createBenchUser,
+  openMcpSession,
+} from './support/setup.js';
 
 /**
  * B1: MCP `tools/call` round trips through the loopback proxy vs straight to the backend, with
@@ -31,7 +37,7 @@ import { callToolOnce, createBenchUser, openMcpSession } from './support/setup.j
 const plan = {
   latency: { rounds: 5, concurrency: 1, durationMs: 1_000, warmupMs: 200 },
   throughput: { rounds: 3, concurrency: 32, durationMs: 2_000, warmupMs: 300 },
-  sse: { rounds: 3, connections: 100 },
+  sse: { rounds: 5, connections: 60 },
 };
 
 interface Side {
@@ -73,13 +79,19 @@ function proxyFigures(
       ['nginx', latency.nginx.p50Ms],
       ['direct', latency.direct.p50Ms],
     ),
-    compare(
-      `${backend}: added p50 latency, c=1`,
-      'ms',
-      ['proxy', added('proxy')],
-      ['nginx', added('nginx')],
-      fast ? atMost(1.5) : undefined,
-    ),
+    // What each proxy adds: only telling in front of the fast backend (the server's own latency
+    // varies by more than a proxy adds).
+    ...(fast
+      ? [
+          compare(
+            `${backend}: added p50 latency, c=1`,
+            'ms',
+            ['proxy', added('proxy')],
+            ['nginx', added('nginx')],
+            atMost(1.5),
+          ),
+        ]
+      : []),
     compare(
       `${backend}: p99 latency, c=1`,
       'ms',
@@ -117,11 +129,13 @@ function proxyFigures(
 export async function benchProxy(load: LoadGenerator, options: BenchOptions): Promise<BenchResult> {
   const startedAt = performance.now();
   return withProcesses(async (own) => {
-    const server = own(
-      await startServerProcess('sqlite', { nodeFlags: options.nodeFlags('b1-server') }),
-    );
+    const server = own(await startServerProcess('sqlite', options.measured('b1-server')));
     const fastBackend = own(await startFastBackend());
+    const [site] = own(await startFakeJiras(1, 0)).ready;
+    if (!site) throw new Error('no fake Jira');
     const user = await createBenchUser(server.ready.url);
+    // list_providers answers from the database: the real server's own cost, no provider call.
+    await addJiraConnection(server.ready.url, user, site, 'Jira Cloud');
     const keyHeader = { 'x-mcp-api-key': user.apiKey };
     const sessionId = await openMcpSession(server.ready.url, keyHeader);
     const session = { 'mcp-session-id': sessionId };
@@ -139,7 +153,7 @@ export async function benchProxy(load: LoadGenerator, options: BenchOptions): Pr
       const proxy = own(
         await startProxyProcess(
           backend.url,
-          options.nodeFlags(`b1-proxy-${backend.fast ? 'fast' : 'real'}`),
+          options.measured(`b1-proxy-${backend.fast ? 'fast' : 'real'}`),
         ),
       );
       await proxy.call('setCredentials', { apiKey: user.apiKey, localToken });

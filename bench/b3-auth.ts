@@ -14,9 +14,9 @@ import { createBenchUser } from './support/setup.js';
  */
 
 const plan = {
-  rounds: 3,
-  durationMs: 1_500,
-  warmupMs: 300,
+  rounds: 5,
+  durationMs: 1_000,
+  warmupMs: 200,
   stores: [1_000, 1_000_000],
   knownKeys: 999,
 };
@@ -50,9 +50,10 @@ export async function benchAuth(load: LoadGenerator, options: BenchOptions): Pro
         plan.stores.map((total) =>
           serverWithKeys(database, total, keys, async () =>
             own(
-              await startServerProcess(database, {
-                nodeFlags: options.nodeFlags(`b3-server-${database}-${total}`),
-              }),
+              await startServerProcess(
+                database,
+                options.measured(`b3-server-${database}-${total}`),
+              ),
             ),
           ),
         ),

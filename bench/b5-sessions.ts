@@ -53,9 +53,7 @@ async function measureRound(
   options: BenchOptions,
 ): Promise<{ idle: Snapshot; loaded: Snapshot }> {
   return withProcesses(async (own) => {
-    const server = own(
-      await startServerProcess('sqlite', { nodeFlags: options.nodeFlags(`b5-server-${kind}`) }),
-    );
+    const server = own(await startServerProcess('sqlite', options.measured(`b5-server-${kind}`)));
     try {
       const user = await createBenchUser(server.ready.url);
       await open(load, kind, server, user, plan.warmupSessions);

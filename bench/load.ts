@@ -44,13 +44,8 @@ export interface LoadResult {
   p99Ms: number;
 }
 
-export interface StreamSpec {
-  url: string;
-  headers?: Record<string, string>;
-  count: number;
-}
-
-export interface SessionSpec {
+/** `count` sessions or streams opened one after another. */
+export interface RepeatSpec {
   url: string;
   headers?: Record<string, string>;
   count: number;
@@ -59,8 +54,15 @@ export interface SessionSpec {
 const requestTimeoutMs = 30_000;
 const idPlaceholder = '@ID@';
 
+/** Load goes to this machine only. */
+function loopbackUrl(raw: string): URL {
+  const url = new URL(raw);
+  if (url.hostname !== '127.0.0.1') throw new Error(`refusing to load ${url.host}: 127.0.0.1 only`);
+  return url;
+}
+
 function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const url = new URL(spec.url);
+  const url = loopbackUrl(spec.url);
   const agent = new Agent({ keepAlive: true, maxSockets: spec.concurrency });
   const [bodyHead, bodyTail] = spec.body?.split(idPlaceholder) ?? [];
   const expectStatus = spec.expectStatus ?? 200;
@@ -104,7 +106,11 @@ function runLoad(spec: LoadSpec): Promise<LoadResult> {
       if (measured) started++;
       const body =
         bodyHead === undefined ? undefined : bodyHead + String(nextId++) + (bodyTail ?? '');
+      let settled = false;
       const done = (error: string | null): void => {
+        // A socket error after the response began may report the same request twice.
+        if (settled) return;
+        settled = true;
         const endedAt = performance.now();
         completed++;
         if (error !== null) {
@@ -147,6 +153,7 @@ function runLoad(spec: LoadSpec): Promise<LoadResult> {
           }
           res.on('data', () => undefined);
           res.on('end', () => done(null));
+          res.on('error', (error) => done(error.message));
         },
       );
       req.on('timeout', () => req.destroy(new Error('timed out')));
@@ -195,8 +202,8 @@ function openUntil(
 }
 
 /** Time from opening a connection to the first SSE `event: endpoint`, `count` times in a row. */
-async function sseFirstEvent(spec: StreamSpec): Promise<LoadResult> {
-  const url = new URL(spec.url);
+async function sseFirstEvent(spec: RepeatSpec): Promise<LoadResult> {
+  const url = loopbackUrl(spec.url);
   const latencies: number[] = [];
   const started = performance.now();
   for (let i = 0; i < spec.count; i++) {
@@ -220,8 +227,8 @@ async function sseFirstEvent(spec: StreamSpec): Promise<LoadResult> {
 const heldStreams: ClientRequest[] = [];
 
 /** Opens `count` SSE streams (one connection each) and holds them until `closeStreams`. */
-async function openSseStreams(spec: StreamSpec): Promise<number> {
-  const url = new URL(spec.url);
+async function openSseStreams(spec: RepeatSpec): Promise<number> {
+  const url = loopbackUrl(spec.url);
   for (let i = 0; i < spec.count; i++) {
     const { req, res } = await openUntil(url, spec.headers, 'event: endpoint');
     res.on('data', () => undefined); // keep-alive comments
@@ -276,8 +283,8 @@ function postJson(
 }
 
 /** Opens `count` Streamable HTTP sessions (initialize + initialized), left open and idle. */
-async function openSessions(spec: SessionSpec): Promise<number> {
-  const url = new URL(spec.url);
+async function openSessions(spec: RepeatSpec): Promise<number> {
+  const url = loopbackUrl(spec.url);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const headers = mcpHeaders(spec.headers);
   try {
@@ -333,10 +340,10 @@ export function toolCallBody(name: string, args: Record<string, unknown> = {}): 
 
 const loadCommands = {
   run: (spec: LoadSpec) => runLoad(spec),
-  sseFirstEvent: (spec: StreamSpec) => sseFirstEvent(spec),
-  openSseStreams: (spec: StreamSpec) => openSseStreams(spec),
+  sseFirstEvent: (spec: RepeatSpec) => sseFirstEvent(spec),
+  openSseStreams: (spec: RepeatSpec) => openSseStreams(spec),
   closeStreams: (_args: undefined) => closeStreams(),
-  openSessions: (spec: SessionSpec) => openSessions(spec),
+  openSessions: (spec: RepeatSpec) => openSessions(spec),
 };
 export type LoadCommands = typeof loadCommands;
 export type LoadGenerator = Child<LoadCommands, undefined>;
@@ -378,8 +385,12 @@ export async function measureLoad(
 }
 
 if (process.env.BENCH_LOAD_GENERATOR === '1' && process.send) {
-  startChildMain(() => {
-    serveCommands(loadCommands, { cleanup: () => Promise.resolve(void closeStreams()) });
-    return Promise.resolve();
-  });
+  startChildMain(() =>
+    serveCommands(loadCommands, {
+      cleanup: () => {
+        closeStreams();
+        return Promise.resolve();
+      },
+    }),
+  );
 }

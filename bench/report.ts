@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import type { ChildOptions } from './support/child.js';
 
 /** One figure: a measured value, its baseline from the same run, their ratio, and its target. */
 export interface Figure {
@@ -24,8 +25,8 @@ export interface BenchResult {
 
 /** What run.ts hands every benchmark. */
 export interface BenchOptions {
-  /** Extra Node flags for a measured process (`--cpu-prof …` when profiling), by its role. */
-  nodeFlags(role: string): string[];
+  /** How to start a measured process (server, proxy), by its role: profiled with `--profile`. */
+  measured(role: string): ChildOptions;
 }
 
 export interface Target {

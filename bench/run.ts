@@ -1,10 +1,11 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchProxy } from './b1-proxy.js';
 import { benchServer } from './b2-server.js';
 import { benchAuth } from './b3-auth.js';
+import { benchFanOut } from './b4-fan-out.js';
 import { benchSessions } from './b5-sessions.js';
 import { benchRenderer } from './b6-renderer.js';
 import { startLoadGenerator, type LoadGenerator } from './load.js';
@@ -15,7 +16,7 @@ import {
   type BenchOptions,
   type BenchResult,
 } from './report.js';
-import { topSelfTime } from './support/cpuprofile.js';
+import { summariseProfile } from './support/cpuprofile.js';
 import { nginxVersion } from './support/nginx.js';
 
 /**
@@ -30,8 +31,9 @@ const benchmarks: Record<string, Benchmark> = {
   B1: benchProxy,
   B2: benchServer,
   B3: benchAuth,
+  B4: benchFanOut,
   B5: benchSessions,
-  B6: benchRenderer,
+  B6: () => benchRenderer(),
 };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,10 +58,8 @@ const profileFolder = path.join(
   startedAt.toISOString().replace(/[:.]/g, '-'),
 );
 const options: BenchOptions = {
-  nodeFlags: (role) =>
-    profile
-      ? ['--cpu-prof', `--cpu-prof-dir=${profileFolder}`, `--cpu-prof-name=${role}.cpuprofile`]
-      : [],
+  measured: (role) =>
+    profile ? { env: { BENCH_CPU_PROFILE: path.join(profileFolder, `${role}.cpuprofile`) } } : {},
 };
 const machine = describeMachine(nginxVersion());
 const results: BenchResult[] = [];
@@ -94,18 +94,31 @@ console.log(
 mkdirSync(resultsFolder, { recursive: true });
 const run = { startedAt: startedAt.toISOString(), seconds, machine, results, failures };
 writeFileSync(path.join(resultsFolder, 'latest.json'), JSON.stringify(run, null, 2) + '\n');
-if (selected.length === Object.keys(benchmarks).length && failures.length === 0) {
+// Profiling slows the measured processes: such runs do not replace the published numbers.
+if (selected.length === Object.keys(benchmarks).length && failures.length === 0 && !profile) {
   writePerformanceDoc(path.join(root, 'docs/PERFORMANCE.md'), run);
   console.log('Wrote bench/results/latest.json and docs/PERFORMANCE.md');
 } else {
-  console.log('Wrote bench/results/latest.json (docs/PERFORMANCE.md is written by full runs only)');
+  console.log(
+    'Wrote bench/results/latest.json (docs/PERFORMANCE.md: full runs without --profile only)',
+  );
 }
 
-if (profile) {
+if (profile && existsSync(profileFolder)) {
   for (const file of readdirSync(profileFolder).filter((name) => name.endsWith('.cpuprofile'))) {
-    console.log(`\n${file}: top self time`);
-    for (const entry of topSelfTime(path.join(profileFolder, file)))
-      console.log(`${entry.percent.toFixed(1).padStart(5)}%  ${entry.name}`);
+    const main = path.join(profileFolder, file);
+    const summary = summariseProfile(main);
+    console.log(`\n${path.relative(root, main)}`);
+    for (const [title, entries] of [
+      ['self time by function', summary.byFunction],
+      ['self time by package', summary.byPackage],
+      ['inclusive time by package', summary.packageInclusive],
+      ['inclusive time of our own functions', summary.ownInclusive],
+    ] as const) {
+      console.log(`  ${title}:`);
+      for (const entry of entries)
+        console.log(`  ${entry.percent.toFixed(1).padStart(5)}%  ${entry.name}`);
+    }
   }
 }
 if (failures.length > 0) {

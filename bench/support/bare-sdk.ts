@@ -6,12 +6,14 @@ import express from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { serveCommands, startChild, startChildMain, type Child } from './child.js';
 
 /**
  * The SDK's ceiling on this machine: `McpServer` + `StreamableHTTPServerTransport` with JSON
- * responses on express, no authentication and no database, one session reused. Its tools answer
- * what the real server's tools answer, from memory.
+ * responses on express, no authentication and no database, one session reused. `list_providers`
+ * answers from memory what the real server answers; `list_projects` asks the fake Jira site it
+ * is given (`setJira`) with one plain `fetch`, as the real server asks its provider.
  */
 
 const connection = {
@@ -27,7 +29,36 @@ const connection = {
   last_check_message: null,
 };
 
-function createBareServer(): McpServer {
+export interface JiraSite {
+  url: string;
+  email: string;
+  apiToken: string;
+}
+
+const jiraProjectsSchema = z.object({
+  values: z.array(
+    z.object({ key: z.string(), name: z.string(), description: z.string().nullish() }),
+  ),
+});
+
+async function listJiraProjects(site: JiraSite) {
+  const response = await fetch(`${site.url}/rest/api/3/project/search?startAt=0&maxResults=50`, {
+    headers: {
+      accept: 'application/json',
+      authorization: `Basic ${Buffer.from(`${site.email}:${site.apiToken}`).toString('base64')}`,
+    },
+  });
+  if (!response.ok) throw new Error(`Jira answered ${response.status}`);
+  return jiraProjectsSchema.parse(await response.json()).values.map((project) => ({
+    id: `${connection.id}:${project.key}`,
+    key: project.key,
+    name: project.name,
+    description: project.description ?? null,
+    connection_name: connection.name,
+  }));
+}
+
+function createBareServer(jira: () => JiraSite | undefined): McpServer {
   const server = new McpServer(
     { name: 'bare-sdk', version: '1.0.0' },
     { capabilities: { tools: {} } },
@@ -45,18 +76,40 @@ function createBareServer(): McpServer {
       structuredContent: { providers: [connection] },
     }),
   );
+  server.registerTool(
+    'list_projects',
+    { title: 'List my projects', annotations: { readOnlyHint: true } },
+    async () => {
+      const site = jira();
+      if (!site) throw new Error('no Jira site set');
+      const projects = await listJiraProjects(site);
+      return {
+        content: [
+          {
+            type: 'text',
+            text: projects.map((p) => `• ${p.id} — ${p.name}  [${p.connection_name}]`).join('\n'),
+          },
+        ],
+        structuredContent: { projects },
+      };
+    },
+  );
   return server;
 }
 
-export type BareSdkServer = Child<Record<string, never>, { url: string }>;
+export type BareSdkCommands = { setJira: (site: JiraSite) => void };
+export type BareSdkServer = Child<BareSdkCommands, { url: string }>;
 
 export function startBareSdkServer(): Promise<BareSdkServer> {
-  return startChild(fileURLToPath(import.meta.url), { env: { BENCH_BARE_SDK: '1' } });
+  return startChild<BareSdkCommands, { url: string }>(fileURLToPath(import.meta.url), {
+    env: { BENCH_BARE_SDK: '1' },
+  });
 }
 
 if (process.env.BENCH_BARE_SDK === '1' && process.send) {
   startChildMain(async () => {
     const transports = new Map<string, StreamableHTTPServerTransport>();
+    let jira: JiraSite | undefined;
     const app = express();
     app.use(express.json());
     app.post('/mcp', async (req, res) => {
@@ -79,23 +132,25 @@ if (process.env.BENCH_BARE_SDK === '1' && process.send) {
           transports.set(id, transport);
         },
       });
-      await createBareServer().connect(transport);
+      await createBareServer(() => jira).connect(transport);
       await transport.handleRequest(req, res, req.body);
     });
     const server = await new Promise<Server>((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });
     const { port } = server.address() as AddressInfo;
-    serveCommands(
-      {},
-      {
-        ready: { url: `http://127.0.0.1:${port}` },
-        cleanup: async () => {
-          await Promise.all([...transports.values()].map((transport) => transport.close()));
-          server.closeAllConnections();
-          await new Promise((resolve) => server.close(resolve));
-        },
+    const commands: BareSdkCommands = {
+      setJira: (site) => {
+        jira = site;
       },
-    );
+    };
+    await serveCommands(commands, {
+      ready: { url: `http://127.0.0.1:${port}` },
+      cleanup: async () => {
+        await Promise.all([...transports.values()].map((transport) => transport.close()));
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    });
   });
 }

@@ -1,6 +1,8 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
 
 /**
  * Every process a benchmark measures or loads from is a forked child (its own event loop, its own
@@ -119,21 +121,43 @@ export async function startChild<Api extends CommandApi, Ready = undefined>(
 }
 
 /**
+ * With `BENCH_CPU_PROFILE` set (run.ts `--profile`), samples this process with V8's CPU profiler
+ * (what `node --cpu-prof` uses) from now until the returned function writes the profile there:
+ * the measured work only, without start-up and module loading.
+ */
+async function startCpuProfile(): Promise<() => Promise<void>> {
+  const file = process.env.BENCH_CPU_PROFILE;
+  if (file === undefined) return () => Promise.resolve();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+  };
+}
+
+/**
  * The child side: reports ready with `ready`, answers commands, and on `stop` (or when the parent
  * goes away) runs `cleanup` and exits.
  */
-export function serveCommands(
+export async function serveCommands(
   handlers: CommandApi,
   options: { ready?: unknown; cleanup?: () => Promise<void> } = {},
-): void {
+): Promise<void> {
   const send = (message: Message, then?: () => void): void => {
     process.send?.(message, undefined, {}, () => then?.());
   };
+  const stopCpuProfile = await startCpuProfile();
   let stopping = false;
   const stop = async (id?: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     try {
+      await stopCpuProfile();
       await options.cleanup?.();
     } finally {
       if (id !== undefined && process.connected) send({ type: 'reply', reply: { id, ok: true } });

@@ -36,7 +36,7 @@ if (count > 0 && process.send) {
     }
     // Recorded requests would grow without bound under load.
     const forget = setInterval(() => fakes.forEach((fake) => fake.requests.splice(0)), 1_000);
-    serveCommands(
+    await serveCommands(
       {},
       {
         ready: fakes.map((fake): FakeJiraSite => {

@@ -50,7 +50,7 @@ if (process.env.BENCH_FAST_BACKEND === '1' && process.send) {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    serveCommands(
+    await serveCommands(
       {},
       {
         ready: { url: `http://127.0.0.1:${port}` },

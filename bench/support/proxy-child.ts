@@ -1,6 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { createLoopbackProxy } from '../../main/proxy/proxy.js';
-import { serveCommands, startChild, startChildMain, type Child } from './child.js';
+import {
+  serveCommands,
+  startChild,
+  startChildMain,
+  type Child,
+  type ChildOptions,
+} from './child.js';
 
 /**
  * The desktop app's loopback proxy in its own process (so its CPU can be read from /proc). The
@@ -14,11 +20,11 @@ export type ProxyProcess = Child<ProxyCommands, { url: string }>;
 
 export function startProxyProcess(
   upstreamBaseUrl: string,
-  nodeFlags: readonly string[] = [],
+  options: ChildOptions = {},
 ): Promise<ProxyProcess> {
   return startChild<ProxyCommands, { url: string }>(fileURLToPath(import.meta.url), {
-    nodeFlags,
-    env: { BENCH_PROXY_UPSTREAM: upstreamBaseUrl },
+    ...options,
+    env: { BENCH_PROXY_UPSTREAM: upstreamBaseUrl, ...options.env },
   });
 }
 
@@ -40,7 +46,7 @@ if (upstream !== undefined && process.send) {
         credentials = args;
       },
     };
-    serveCommands(commands, {
+    await serveCommands(commands, {
       ready: { url: `http://127.0.0.1:${port}` },
       cleanup: () => proxy.stop(),
     });

@@ -128,6 +128,6 @@ if ((childDatabase === 'sqlite' || childDatabase === 'postgres') && process.send
         };
       },
     };
-    serveCommands(commands, { ready: { url: server.url }, cleanup: () => server.stop() });
+    await serveCommands(commands, { ready: { url: server.url }, cleanup: () => server.stop() });
   });
 }
