@@ -201,6 +201,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
   let stopped = false;
   const listeners = new Set<(state: AppState) => void>();
   let refreshing: Promise<AppState> | undefined;
+  let queuedRefresh: Promise<AppState> | undefined;
 
   async function loadSettings(): Promise<SettingsFile> {
     settings = await settingsStore.load();
@@ -511,11 +512,26 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     return computeState();
   }
 
+  /**
+   * Refreshes are shared, but never one that started before the caller asked: it may have
+   * asked the server before a change the caller knows about (a key revoked elsewhere). Such
+   * callers wait for one more refresh after it, shared among them.
+   */
   function refreshState(): Promise<AppState> {
-    refreshing ??= refreshFromServer().finally(() => {
+    if (refreshing) {
+      queuedRefresh ??= refreshing
+        .catch(() => undefined)
+        .then(() => {
+          queuedRefresh = undefined;
+          return refreshState();
+        });
+      return queuedRefresh;
+    }
+    const started = refreshFromServer().finally(() => {
       refreshing = undefined;
     });
-    return refreshing;
+    refreshing = started;
+    return started;
   }
 
   async function emit(state?: AppState): Promise<AppState> {
@@ -548,6 +564,14 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     proxyPort: s.proxyPort,
     localTokenChangedAt: s.localTokenChangedAt,
   });
+
+  /**
+   * This process changed the settings itself (sign-in, rotation): record it, so the file watcher
+   * firing later does not mistake it for another process's change and reset the key's health.
+   */
+  function noteOwnSettings(s: SettingsFile): void {
+    applied = appliedFrom(s);
+  }
 
   /** Another process (the CLI, the tray app) changed the settings: follow it. */
   async function reloadFromDisk(): Promise<void> {
@@ -596,7 +620,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     if (rotated) {
       mcpKey = rotated.mcpKey;
       keyRejected = false;
-      await loadSettings();
+      noteOwnSettings(await loadSettings());
     }
   }
 
@@ -702,6 +726,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
       const valid = parseInput(signInInputSchema, input, 'sign-in details');
       const result = await account.signIn(valid);
       settings = result.settings;
+      noteOwnSettings(result.settings);
       mcpKey = result.mcpKey;
       keyRejected = false;
       signedOutNote = null;
@@ -743,7 +768,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
       const rotated = await account.rotateMachineKey();
       mcpKey = rotated.mcpKey; // the proxy's next request uses it
       keyRejected = false;
-      await loadSettings();
+      noteOwnSettings(await loadSettings());
       const key: KeyInfo = {
         id: rotated.key.id,
         name: rotated.key.name,
@@ -764,7 +789,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
       const replaced = await account.replaceMachineKey();
       mcpKey = replaced.mcpKey;
       keyRejected = false;
-      await loadSettings();
+      noteOwnSettings(await loadSettings());
       return emit(await refreshState());
     },
 
