@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
@@ -80,6 +80,8 @@ export function createDatabase(
     if (target.path !== ':memory:')
       mkdirSync(path.dirname(path.resolve(target.path)), { recursive: true });
     const connection = new SQLite(target.path);
+    // Hashes and encrypted credentials: readable by the server's user only (WAL files inherit it).
+    if (target.path !== ':memory:') chmodSync(target.path, 0o600);
     connection.pragma('journal_mode = WAL');
     connection.pragma('foreign_keys = ON');
     connection.pragma('busy_timeout = 5000');
