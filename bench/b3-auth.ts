@@ -30,11 +30,15 @@ async function serverWithKeys(
   const server = await start();
   const user = await createBenchUser(server.ready.url);
   const seeded = performance.now();
-  const stored = await server.call('seedKeys', {
-    userId: user.account.userId,
-    filler: total - keys.length - 1, // the bench user's own key is the last one
-    hashes: keys.map(hashApiKey),
-  });
+  const stored = await server
+    .call('seedKeys', {
+      userId: user.account.userId,
+      filler: total - keys.length - 1, // the bench user's own key is the last one
+      hashes: keys.map(hashApiKey),
+    })
+    .catch((error: unknown) => {
+      throw new Error(`${database}: storing ${total} keys failed`, { cause: error });
+    });
   if (stored !== total) throw new Error(`${database}: ${stored} keys stored, expected ${total}`);
   return { server, seedSeconds: (performance.now() - seeded) / 1000 };
 }

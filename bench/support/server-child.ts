@@ -21,7 +21,8 @@ const seedBatch = 100_000;
 
 /**
  * Inserts keys for `userId` straight into the table: `hashes` (of keys the caller holds) and
- * `filler` rows with random 256-bit hashes (the shape of SHA-256 hex), in batches so that no
+ * `filler` rows whose hashes are spread like SHA-256 hex (SQLite: 192 random bits and a counter,
+ * which keeps them unique; PostgreSQL: SHA-256 of a random UUID), in batches so that no
  * statement meets the pool's query timeout. Returns how many keys the table holds.
  */
 async function seedKeys(
@@ -45,7 +46,8 @@ async function seedKeys(
         with recursive n(i) as (select 1 union all select i + 1 from n where i < ${rows})
         insert into user_mcp_api_keys
           (id, user_id, name, key_hash, key_prefix, scope, is_active, created_at)
-        select lower(hex(randomblob(16))), ${userId}, 'bench', lower(hex(randomblob(32))),
+        select printf('b3000000-0000-4000-8000-%012d', ${done} + i), ${userId}, 'bench',
+               lower(hex(randomblob(24))) || printf('%016x', ${done} + i),
                'mcp_bench', 'read', 1, '2025-01-01T00:00:00.000Z'
         from n`.execute(db);
     } else {
