@@ -14,7 +14,7 @@ import { createBenchUser } from './support/setup.js';
  */
 
 const plan = {
-  rounds: 5,
+  rounds: 7,
   durationMs: 1_000,
   warmupMs: 200,
   stores: [1_000, 1_000_000],
