@@ -13,6 +13,7 @@ import {
   type PluginTransformResultArgs,
   type QueryResult,
   type RootOperationNode,
+  type SqliteDatabase,
   type UnknownRow,
   type ValueNode,
 } from 'kysely';
@@ -66,6 +67,27 @@ class SqliteBooleanPlugin implements KyselyPlugin {
   }
 }
 
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing costs more than running these
+ * small indexed queries. Statements are reused by SQL text (the database is used from one thread,
+ * and no statement is iterated, so reuse is safe). The cache is bounded.
+ */
+function withStatementCache(connection: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => connection.close(),
+    prepare(sqlText: string) {
+      let statement = statements.get(sqlText);
+      if (!statement) {
+        if (statements.size >= 500) statements.clear();
+        statement = connection.prepare(sqlText);
+        statements.set(sqlText, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 export function createDatabase(
   target: DatabaseTarget,
   options: DatabaseOptions = {},
@@ -87,7 +109,7 @@ export function createDatabase(
     connection.pragma('busy_timeout = 5000');
     connection.pragma('synchronous = NORMAL');
     const db = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: connection }),
+      dialect: new SqliteDialect({ database: withStatementCache(connection) }),
       plugins: [new SqliteBooleanPlugin()],
       ...(log ? { log } : {}),
     });
