@@ -97,6 +97,58 @@ function listResult<Item>(
   return toolResult(text, structured);
 }
 
+/** Input schemas are built once per process and shared by every session's server (memory per session). */
+const listProvidersInput = {
+  check: z
+    .boolean()
+    .optional()
+    .describe('Test each active connection against its provider now (default false).'),
+};
+const listProjectsInput = {
+  provider: providerArg,
+  query: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Only projects whose name or key contains this text.'),
+  limit: limitArg,
+  cursor: cursorArg,
+};
+const searchIssuesInput = {
+  text: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Words to find in titles, descriptions and comments.'),
+  project_id: z
+    .string()
+    .min(3)
+    .optional()
+    .describe(
+      'A project id from list_projects ("<connection id>:<key>"); searches that connection only.',
+    ),
+  status: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('"open", "closed", or a status name such as "In Progress".'),
+  assignee: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('"me", "none", or a person\'s name, email or login.'),
+  jql: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Jira only: a JQL query, ANDed with the other filters.'),
+  provider: providerArg,
+  limit: limitArg,
+  cursor: cursorArg,
+};
+const listMyIssuesInput = { provider: providerArg, limit: limitArg, cursor: cursorArg };
+const getIssueInput = { id: z.string().min(3).describe('The issue id, e.g. "3f2a…:PROJ-12".') };
+
 export function registerReadTools(server: McpServer, context: ToolContext): void {
   server.registerTool(
     'list_providers',
@@ -104,12 +156,7 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       title: 'List my PM connections',
       description:
         'Lists your own Jira Cloud, Jira Data Center and OpenProject connections: id, name, type, base URL, whether it is active, and the last credential check. With check=true it also tests each active connection now.',
-      inputSchema: {
-        check: z
-          .boolean()
-          .optional()
-          .describe('Test each active connection against its provider now (default false).'),
-      },
+      inputSchema: listProvidersInput,
       annotations: readAnnotations,
     },
     guarded(context, 'list_providers', async ({ check }, signal) => {
@@ -182,16 +229,7 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       title: 'List my projects',
       description:
         'Lists the Jira and OpenProject projects you can see, across all your active connections (or one, with provider), optionally filtered by text. Project ids are "<connection id>:<key>"; use them with search_issues and create_issue.',
-      inputSchema: {
-        provider: providerArg,
-        query: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('Only projects whose name or key contains this text.'),
-        limit: limitArg,
-        cursor: cursorArg,
-      },
+      inputSchema: listProjectsInput,
       annotations: readAnnotations,
     },
     guarded(context, 'list_projects', async (args, signal) => {
@@ -220,38 +258,7 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       title: 'Search issues',
       description:
         'Searches issues (Jira) and work packages (OpenProject) across your active connections by text, project, status ("open", "closed" or a status name) and assignee ("me" or a name). jql is passed to Jira connections only (others are skipped). Returns ids "<connection id>:<key>" for get_issue and the write tools.',
-      inputSchema: {
-        text: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('Words to find in titles, descriptions and comments.'),
-        project_id: z
-          .string()
-          .min(3)
-          .optional()
-          .describe(
-            'A project id from list_projects ("<connection id>:<key>"); searches that connection only.',
-          ),
-        status: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('"open", "closed", or a status name such as "In Progress".'),
-        assignee: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('"me", "none", or a person\'s name, email or login.'),
-        jql: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('Jira only: a JQL query, ANDed with the other filters.'),
-        provider: providerArg,
-        limit: limitArg,
-        cursor: cursorArg,
-      },
+      inputSchema: searchIssuesInput,
       annotations: readAnnotations,
     },
     guarded(context, 'search_issues', async (args, signal) => {
@@ -354,7 +361,7 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       title: 'List my open issues',
       description:
         'Lists the open issues and work packages assigned to you, across all your active connections (or one, with provider), most recently updated first.',
-      inputSchema: { provider: providerArg, limit: limitArg, cursor: cursorArg },
+      inputSchema: listMyIssuesInput,
       annotations: readAnnotations,
     },
     guarded(context, 'list_my_issues', async (args, signal) => {
@@ -388,7 +395,7 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       title: 'Get an issue',
       description:
         'One issue or work package by id ("<connection id>:<key>"): title, status, assignee, priority, description (markdown, long text truncated) and the latest comments.',
-      inputSchema: { id: z.string().min(3).describe('The issue id, e.g. "3f2a…:PROJ-12".') },
+      inputSchema: getIssueInput,
       annotations: readAnnotations,
     },
     guarded(context, 'get_issue', async ({ id }, signal) => {

@@ -64,6 +64,42 @@ async function write<T>(
   }
 }
 
+/** Input schemas are built once per process and shared by every session's server (memory per session). */
+const createIssueInput = {
+  project_id: z
+    .string()
+    .min(3)
+    .describe('A project id from list_projects ("<connection id>:<key>").'),
+  title: z.string().trim().min(1).max(255),
+  description: z.string().max(32_000).optional().describe('Markdown.'),
+  type: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Issue type name; the project default (Jira: Task) when omitted.'),
+  assignee: z.string().min(1).optional().describe('"me" or a person\'s name, email or login.'),
+  priority: z.string().min(1).optional().describe('Priority name, e.g. High.'),
+};
+const updateIssueInput = {
+  id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
+  title: z.string().trim().min(1).max(255).optional(),
+  description: z.string().max(32_000).optional().describe('Markdown; replaces the description.'),
+  assignee: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('"me", a person\'s name, email or login, or "none" to unassign.'),
+  priority: z.string().min(1).optional(),
+};
+const transitionIssueInput = {
+  id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
+  status: z.string().trim().min(1).describe('The target status name.'),
+};
+const addCommentInput = {
+  id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
+  body: z.string().trim().min(1).max(32_000).describe('The comment, in markdown.'),
+};
+
 export function registerWriteTools(server: McpServer, context: ToolContext): void {
   const allowed = (): boolean => context.scope === 'write';
 
@@ -73,25 +109,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
       title: 'Create an issue',
       description:
         'Creates an issue (Jira) or work package (OpenProject) in a project from list_projects: title, optional markdown description, type (e.g. Bug, Task), assignee ("me" or a name) and priority.',
-      inputSchema: {
-        project_id: z
-          .string()
-          .min(3)
-          .describe('A project id from list_projects ("<connection id>:<key>").'),
-        title: z.string().trim().min(1).max(255),
-        description: z.string().max(32_000).optional().describe('Markdown.'),
-        type: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('Issue type name; the project default (Jira: Task) when omitted.'),
-        assignee: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('"me" or a person\'s name, email or login.'),
-        priority: z.string().min(1).optional().describe('Priority name, e.g. High.'),
-      },
+      inputSchema: createIssueInput,
       annotations: { ...writeAnnotations, idempotentHint: false },
     },
     guarded(context, 'create_issue', async (args) => {
@@ -119,21 +137,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
       title: 'Update an issue',
       description:
         'Changes the title, description (markdown), assignee ("me", a name, or "none" to unassign) and/or priority of an issue or work package.',
-      inputSchema: {
-        id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
-        title: z.string().trim().min(1).max(255).optional(),
-        description: z
-          .string()
-          .max(32_000)
-          .optional()
-          .describe('Markdown; replaces the description.'),
-        assignee: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('"me", a person\'s name, email or login, or "none" to unassign.'),
-        priority: z.string().min(1).optional(),
-      },
+      inputSchema: updateIssueInput,
       annotations: { ...writeAnnotations, idempotentHint: true },
     },
     guarded(context, 'update_issue', async (args) => {
@@ -172,10 +176,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
       title: 'Move an issue to another status',
       description:
         'Moves an issue or work package to the status with this name (case-insensitive), e.g. "In Review" or "Done". When no reachable status has that name, the answer lists the statuses it can move to.',
-      inputSchema: {
-        id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
-        status: z.string().trim().min(1).describe('The target status name.'),
-      },
+      inputSchema: transitionIssueInput,
       annotations: { ...writeAnnotations, idempotentHint: true },
     },
     guarded(context, 'transition_issue', async ({ id, status }) => {
@@ -215,10 +216,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
     {
       title: 'Comment on an issue',
       description: 'Adds a comment (markdown) to an issue or work package.',
-      inputSchema: {
-        id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
-        body: z.string().trim().min(1).max(32_000).describe('The comment, in markdown.'),
-      },
+      inputSchema: addCommentInput,
       annotations: { ...writeAnnotations, idempotentHint: false },
     },
     guarded(context, 'add_comment', async ({ id, body }) => {
