@@ -1,20 +1,19 @@
-import { AccountService, findUserByEmail, type PublicUser } from './auth/accounts.js';
-import { FailureLimiter } from './auth/failure-limiter.js';
-import { owaspScryptCost, type PasswordHashingCost } from './auth/passwords.js';
-import { AccessTokens } from './auth/session-tokens.js';
+import { findUserByEmail, type AccountService, type PublicUser } from './auth/accounts.js';
+import type { PasswordHashingCost } from './auth/passwords.js';
 import type { ServerConfig } from './config.js';
-import { presentConnection, type PublicConnection } from './connections/connections.js';
-import { deriveKey } from './crypto.js';
+import type { ConnectionService, PublicConnection } from './connections/connections.js';
 import { createDatabase, type DatabaseHandle } from './db/database.js';
+import { isUuid } from './db/schema.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AppError, notFound } from './errors.js';
-import {
+import type {
+  CreatedApiKey,
+  KeyCheckResult,
+  KeyScope,
   KeyService,
-  type CreatedApiKey,
-  type KeyCheckResult,
-  type KeyScope,
-  type PublicApiKey,
+  PublicApiKey,
 } from './keys/keys.js';
+import { createAccountServices } from './services.js';
 
 /**
  * The operator's operations, as importable functions (the admin command line is a thin shell
@@ -24,31 +23,21 @@ export class AdminOperations {
   readonly #database: DatabaseHandle;
   readonly #keys: KeyService;
   readonly #accounts: AccountService;
+  readonly #connections: ConnectionService;
 
   constructor(
     config: ServerConfig,
     database: DatabaseHandle,
     options: { passwordCost?: PasswordHashingCost } = {},
   ) {
-    const now = () => new Date();
     this.#database = database;
-    this.#keys = new KeyService({
-      db: database.db,
-      now,
-      defaultExpiryDays: config.keys.defaultExpiryDays,
-      maxExpiryDays: config.keys.maxExpiryDays,
+    const services = createAccountServices(config, database.db, {
+      now: () => new Date(),
+      passwordCost: options.passwordCost,
     });
-    this.#accounts = new AccountService({
-      db: database.db,
-      accessTokens: new AccessTokens(
-        deriveKey(config.secretKey, 'access-token'),
-        config.accessTokenTtlSeconds,
-      ),
-      passwordCost: options.passwordCost ?? owaspScryptCost,
-      refreshTokenTtlDays: config.refreshTokenTtlDays,
-      loginLimiter: new FailureLimiter({ maxFailures: 10, windowMs: 60_000 }),
-      now,
-    });
+    this.#keys = services.keys;
+    this.#accounts = services.accounts;
+    this.#connections = services.connections;
   }
 
   migrate() {
@@ -85,7 +74,7 @@ export class AdminOperations {
       .selectFrom('user_mcp_api_keys')
       .select(['id', 'user_id'])
       .where((eb) =>
-        /^[0-9a-f-]{36}$/i.test(idOrPrefix)
+        isUuid(idOrPrefix)
           ? eb('id', '=', idOrPrefix.toLowerCase())
           : eb('key_prefix', '=', idOrPrefix),
       )
@@ -102,14 +91,8 @@ export class AdminOperations {
     return this.#keys.checkKey(plaintext.trim());
   }
 
-  async listUserProviders(userId: string): Promise<PublicConnection[]> {
-    const rows = await this.#database.db
-      .selectFrom('pm_provider_connections')
-      .selectAll()
-      .where('created_by', '=', userId)
-      .orderBy('created_at')
-      .execute();
-    return rows.map(presentConnection);
+  listUserProviders(userId: string): Promise<PublicConnection[]> {
+    return this.#connections.list(userId);
   }
 }
 

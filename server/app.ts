@@ -5,27 +5,25 @@ import express, { type Express } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { DestinationStream } from 'pino';
-import { AccountService } from './auth/accounts.js';
+import type { AccountService } from './auth/accounts.js';
 import { Authenticator, type Principal } from './auth/authenticate.js';
 import { FailureLimiter } from './auth/failure-limiter.js';
-import { owaspScryptCost, type PasswordHashingCost } from './auth/passwords.js';
+import type { PasswordHashingCost } from './auth/passwords.js';
 import { authRoutes } from './auth/routes.js';
-import { AccessTokens } from './auth/session-tokens.js';
 import type { ServerConfig } from './config.js';
-import { ConnectionService } from './connections/connections.js';
-import { providerCredentialChecker } from './connections/provider-check.js';
+import type { ConnectionService } from './connections/connections.js';
 import { providerRoutes } from './connections/routes.js';
-import { deriveKey } from './crypto.js';
 import { createDatabase, type DatabaseHandle, type DatabaseOptions } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { authenticated, errorHandler, originGuard } from './http/http.js';
-import { KeyService } from './keys/keys.js';
+import type { KeyService } from './keys/keys.js';
 import { keyRoutes } from './keys/routes.js';
 import { createLogger, redactSecrets, type Logger } from './log.js';
 import { mcpRoutes } from './mcp/endpoints.js';
 import type { ProviderHttpOptions } from './providers/index.js';
 import { SessionRegistry } from './mcp/sessions.js';
 import { registerServerTools } from './mcp/server-tools.js';
+import { createAccountServices } from './services.js';
 import { meRoutes } from './users/routes.js';
 import { version } from './version.js';
 
@@ -67,24 +65,11 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   const database = createDatabase(config.database, options.database);
   const { db } = database;
 
-  const accessTokens = new AccessTokens(
-    deriveKey(config.secretKey, 'access-token'),
-    config.accessTokenTtlSeconds,
-  );
-  const keys = new KeyService({
-    db,
+  const { accessTokens, keys, accounts, connections } = createAccountServices(config, db, {
     now,
-    defaultExpiryDays: config.keys.defaultExpiryDays,
-    maxExpiryDays: config.keys.maxExpiryDays,
+    passwordCost: options.passwordCost,
+    providerHttp: options.providerHttp,
     onBackgroundError: (error) => logger.warn({ err: error }, 'could not record key use'),
-  });
-  const accounts = new AccountService({
-    db,
-    accessTokens,
-    passwordCost: options.passwordCost ?? owaspScryptCost,
-    refreshTokenTtlDays: config.refreshTokenTtlDays,
-    loginLimiter: new FailureLimiter({ maxFailures: 10, windowMs: 15 * 60_000 }),
-    now,
   });
   const authenticator = new Authenticator({
     db,
@@ -95,12 +80,6 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       options.authFailureLimit ?? { maxFailures: 30, windowMs: 5 * 60_000 },
     ),
     now,
-  });
-  const connections = new ConnectionService({
-    db,
-    encryptionKey: deriveKey(config.secretKey, 'provider-credentials'),
-    now,
-    checkCredentials: providerCredentialChecker(options.providerHttp),
   });
   const sessions = new SessionRegistry();
   keys.events.on('revoked', (keyId) => {

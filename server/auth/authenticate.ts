@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { recordAudit } from '../audit.js';
 import type { Db } from '../db/database.js';
+import { isUuid } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { looksLikeApiKey } from '../keys/key-format.js';
 import type { KeyScope, KeyService } from '../keys/keys.js';
@@ -22,8 +23,6 @@ export interface Principal {
 /** One response for malformed, unknown, inactive, revoked and expired keys alike. */
 export const invalidApiKeyError = (): AppError =>
   new AppError('invalid_api_key', 'Invalid API key', { headers: { 'WWW-Authenticate': 'Bearer' } });
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface AuthenticatorDeps {
   db: Db;
@@ -135,7 +134,7 @@ export class Authenticator {
       },
     );
     if (!this.#deps.allowUserIdAuth) throw refused;
-    if (!uuidPattern.test(userId)) throw new AppError('unauthorized', 'Unknown user');
+    if (!isUuid(userId)) throw new AppError('unauthorized', 'Unknown user');
     const user = await this.#deps.db
       .selectFrom('users')
       .select('id')

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../audit.js';
 import type { Db } from '../db/database.js';
-import { toBool, toIso, type ConnectionRow } from '../db/schema.js';
+import { isUuid, toBool, toIso, type ConnectionRow } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import {
   decryptCredentials,
@@ -56,9 +56,7 @@ export interface UserConnection extends PublicConnection {
 }
 
 const keyVersion = 1;
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function presentConnection(row: ConnectionRow): PublicConnection {
+function presentConnection(row: ConnectionRow): PublicConnection {
   return {
     id: row.id,
     provider_type: row.provider_type,
@@ -292,7 +290,7 @@ export class ConnectionService {
   #find(userId: string, id: string): Promise<ConnectionRow | undefined> {
     // Ids come from tool arguments too; one that is not a UUID cannot exist (and would make
     // PostgreSQL raise a type error).
-    if (!uuidPattern.test(id)) return Promise.resolve(undefined);
+    if (!isUuid(id)) return Promise.resolve(undefined);
     return this.#deps.db
       .selectFrom('pm_provider_connections')
       .selectAll()

@@ -99,3 +99,10 @@ export function toBool(value: boolean | number | null): boolean | null;
 export function toBool(value: boolean | number | null): boolean | null {
   return value === null ? null : Boolean(value);
 }
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Every primary key is a UUID: a value that is not one cannot name a row. */
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && uuidPattern.test(value);
+}

@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import type { Authenticator, Principal } from '../auth/authenticate.js';
 import { isDatabaseUnavailableError } from '../db/database.js';
+import { isUuid } from '../db/schema.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -43,13 +44,10 @@ export function parseBody<Schema extends z.ZodType>(
   return result.data;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A path id that is not a UUID cannot exist: 404, exactly as a missing one. */
 export function pathId(req: Request, name: string, what: string): string {
   const value = req.params[name];
-  if (typeof value !== 'string' || !uuidPattern.test(value))
-    throw new AppError('not_found', `${what} not found`);
+  if (!isUuid(value)) throw new AppError('not_found', `${what} not found`);
   return value.toLowerCase();
 }
 

@@ -1,0 +1,66 @@
+import { AccountService } from './auth/accounts.js';
+import { FailureLimiter } from './auth/failure-limiter.js';
+import { owaspScryptCost, type PasswordHashingCost } from './auth/passwords.js';
+import { AccessTokens } from './auth/session-tokens.js';
+import type { ServerConfig } from './config.js';
+import { ConnectionService } from './connections/connections.js';
+import { providerCredentialChecker } from './connections/provider-check.js';
+import { deriveKey } from './crypto.js';
+import type { Db } from './db/database.js';
+import { KeyService } from './keys/keys.js';
+import type { ProviderHttpOptions } from './providers/index.js';
+
+/** The services that own users, their keys and their provider connections. */
+export interface AccountServices {
+  readonly accessTokens: AccessTokens;
+  readonly keys: KeyService;
+  readonly accounts: AccountService;
+  readonly connections: ConnectionService;
+}
+
+export interface AccountServicesOptions {
+  now: () => Date;
+  /** Lower than OWASP only in tests, to keep them fast. */
+  passwordCost?: PasswordHashingCost | undefined;
+  providerHttp?: ProviderHttpOptions | undefined;
+  /** Failures of work done after a response (such as recording a key's last use). */
+  onBackgroundError?: ((error: unknown) => void) | undefined;
+}
+
+/**
+ * Builds them from the configuration, the same way for the server and for the operator's
+ * commands, so both derive the same secrets and apply the same key lifetimes.
+ */
+export function createAccountServices(
+  config: ServerConfig,
+  db: Db,
+  options: AccountServicesOptions,
+): AccountServices {
+  const { now } = options;
+  const accessTokens = new AccessTokens(
+    deriveKey(config.secretKey, 'access-token'),
+    config.accessTokenTtlSeconds,
+  );
+  const keys = new KeyService({
+    db,
+    now,
+    defaultExpiryDays: config.keys.defaultExpiryDays,
+    maxExpiryDays: config.keys.maxExpiryDays,
+    ...(options.onBackgroundError ? { onBackgroundError: options.onBackgroundError } : {}),
+  });
+  const accounts = new AccountService({
+    db,
+    accessTokens,
+    passwordCost: options.passwordCost ?? owaspScryptCost,
+    refreshTokenTtlDays: config.refreshTokenTtlDays,
+    loginLimiter: new FailureLimiter({ maxFailures: 10, windowMs: 15 * 60_000 }),
+    now,
+  });
+  const connections = new ConnectionService({
+    db,
+    encryptionKey: deriveKey(config.secretKey, 'provider-credentials'),
+    now,
+    checkCredentials: providerCredentialChecker(options.providerHttp),
+  });
+  return { accessTokens, keys, accounts, connections };
+}
