@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { openAdmin, type AdminOperations } from './admin.js';
 import { createServerApp } from './app.js';
 import { ConfigError, loadConfig, type ServerConfig } from './config.js';
@@ -18,13 +18,15 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
+/** Every operator command works on a migrated database; `migrate` itself reports what it applied. */
 async function withAdmin<T>(
   config: () => ServerConfig,
   work: (admin: AdminOperations) => Promise<T>,
+  { migrateFirst = true } = {},
 ): Promise<T> {
   const handle = openAdmin(config());
   try {
-    await handle.admin.migrate();
+    if (migrateFirst) await handle.admin.migrate();
     return await work(handle.admin);
   } finally {
     await handle.close();
@@ -43,6 +45,13 @@ async function serve(config: ServerConfig): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+function parseExpiryDays(value: string): number | 'none' {
+  if (value === 'none') return value;
+  if (!/^[1-9][0-9]*$/.test(value))
+    throw new InvalidArgumentError('a whole number of days, or "none" for no expiry.');
+  return Number(value);
 }
 
 const print = (value: unknown): void => {
@@ -66,7 +75,7 @@ export function buildAdminProgram(env: Record<string, string | undefined> = proc
     .command('migrate')
     .description('apply database migrations')
     .action(async () => {
-      const report = await withAdmin(config, (admin) => admin.migrate());
+      const report = await withAdmin(config, (admin) => admin.migrate(), { migrateFirst: false });
       print(report);
     });
 
@@ -89,17 +98,24 @@ export function buildAdminProgram(env: Record<string, string | undefined> = proc
     .description('create a key for a user (printed once)')
     .requiredOption('--user <email>')
     .requiredOption('--name <name>')
-    .option('--expires-days <n>', 'days until it expires', (value) => Number.parseInt(value, 10))
+    .option('--expires-days <n>', 'days until it expires, or "none"', parseExpiryDays)
     .option('--scope <scope>', 'read or write', 'write')
     .action(
-      async (options: { user: string; name: string; expiresDays?: number; scope: string }) => {
+      async (options: {
+        user: string;
+        name: string;
+        expiresDays?: number | 'none';
+        scope: string;
+      }) => {
         if (options.scope !== 'read' && options.scope !== 'write')
           throw new Error('--scope must be read or write');
         const scope = options.scope;
         const created = await withAdmin(config, async (admin) =>
           admin.createUserApiKey(await admin.userIdOf(options.user), options.name, {
             scope,
-            ...(options.expiresDays !== undefined ? { expiresInDays: options.expiresDays } : {}),
+            ...(options.expiresDays !== undefined
+              ? { expiresInDays: options.expiresDays === 'none' ? null : options.expiresDays }
+              : {}),
           }),
         );
         print(created);

@@ -91,7 +91,7 @@ export class KeyService {
   ): Promise<CreatedApiKey> {
     const { db, now, defaultExpiryDays, maxExpiryDays } = this.#deps;
     const days = input.expiresInDays === undefined ? defaultExpiryDays : input.expiresInDays;
-    if (days !== null && (days <= 0 || days > maxExpiryDays)) {
+    if (days !== null && (!Number.isInteger(days) || days <= 0 || days > maxExpiryDays)) {
       throw new AppError(
         'validation_failed',
         `expires_in_days must be between 1 and ${maxExpiryDays}`,
