@@ -20,8 +20,8 @@ export interface ServerConfig {
   readonly keys: {
     /** Applied when a key is created without `expires_in_days`; null means no expiry. */
     readonly defaultExpiryDays: number | null;
-    /** The longest lifetime a key may be given. */
-    readonly maxExpiryDays: number;
+    /** The longest lifetime a key may be given; null lets keys live without expiry. */
+    readonly maxExpiryDays: number | null;
   };
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlDays: number;
@@ -90,7 +90,7 @@ const envSchema = z.object({
   PM_MCP_ALLOWED_ORIGINS: originList.default([]),
   LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
   PM_MCP_KEY_DEFAULT_EXPIRY_DAYS: z.union([z.literal('none'), positiveDays]).default(90),
-  PM_MCP_KEY_MAX_EXPIRY_DAYS: positiveDays.default(365),
+  PM_MCP_KEY_MAX_EXPIRY_DAYS: z.union([z.literal('none'), positiveDays]).default(365),
   PM_MCP_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   PM_MCP_REFRESH_TOKEN_TTL_DAYS: positiveDays.default(30),
 });
@@ -148,12 +148,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const values = parsed.data;
   const database = parseDatabaseUrl(values.DATABASE_URL);
-  const defaultExpiryDays =
-    values.PM_MCP_KEY_DEFAULT_EXPIRY_DAYS === 'none' ? null : values.PM_MCP_KEY_DEFAULT_EXPIRY_DAYS;
-  if (defaultExpiryDays !== null && defaultExpiryDays > values.PM_MCP_KEY_MAX_EXPIRY_DAYS) {
+  const noneAsNull = (days: number | 'none') => (days === 'none' ? null : days);
+  const defaultExpiryDays = noneAsNull(values.PM_MCP_KEY_DEFAULT_EXPIRY_DAYS);
+  const maxExpiryDays = noneAsNull(values.PM_MCP_KEY_MAX_EXPIRY_DAYS);
+  if (maxExpiryDays !== null && (defaultExpiryDays ?? Infinity) > maxExpiryDays) {
     throw new ConfigError(
       'PM_MCP_KEY_DEFAULT_EXPIRY_DAYS',
-      'must not exceed PM_MCP_KEY_MAX_EXPIRY_DAYS',
+      defaultExpiryDays === null
+        ? 'cannot be none while PM_MCP_KEY_MAX_EXPIRY_DAYS caps key lifetimes (set both to none)'
+        : 'must not exceed PM_MCP_KEY_MAX_EXPIRY_DAYS',
     );
   }
   return Object.freeze({
@@ -165,7 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowRegistration: values.PM_MCP_ALLOW_REGISTRATION,
     allowedOrigins: Object.freeze(values.PM_MCP_ALLOWED_ORIGINS),
     logLevel: values.LOG_LEVEL,
-    keys: Object.freeze({ defaultExpiryDays, maxExpiryDays: values.PM_MCP_KEY_MAX_EXPIRY_DAYS }),
+    keys: Object.freeze({ defaultExpiryDays, maxExpiryDays }),
     accessTokenTtlSeconds: values.PM_MCP_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: values.PM_MCP_REFRESH_TOKEN_TTL_DAYS,
   });

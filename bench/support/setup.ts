@@ -11,7 +11,7 @@ export interface BenchUser {
 
 export async function createBenchUser(baseUrl: string): Promise<BenchUser> {
   const account = await registerAccount(baseUrl, 'Bench User');
-  const key = await createKey(baseUrl, account, { name: 'bench', expires_in_days: null });
+  const key = await createKey(baseUrl, account, { name: 'bench', expires_in_days: 30 });
   return { account, apiKey: key.api_key };
 }
 

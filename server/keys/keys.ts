@@ -64,7 +64,8 @@ export interface KeyServiceDeps {
   db: Db;
   now: () => Date;
   defaultExpiryDays: number | null;
-  maxExpiryDays: number;
+  /** With a maximum, every key expires within it (a key without expiry is refused). */
+  maxExpiryDays: number | null;
   /** `last_used_at` is written at most this often per key. */
   lastUsedWriteIntervalMs?: number;
   onBackgroundError?: (error: unknown) => void;
@@ -91,10 +92,16 @@ export class KeyService {
   ): Promise<CreatedApiKey> {
     const { db, now, defaultExpiryDays, maxExpiryDays } = this.#deps;
     const days = input.expiresInDays === undefined ? defaultExpiryDays : input.expiresInDays;
-    if (days !== null && (!Number.isInteger(days) || days <= 0 || days > maxExpiryDays)) {
+    const allowed =
+      days === null
+        ? maxExpiryDays === null
+        : Number.isInteger(days) && days > 0 && days <= (maxExpiryDays ?? Infinity);
+    if (!allowed) {
       throw new AppError(
         'validation_failed',
-        `expires_in_days must be between 1 and ${maxExpiryDays}`,
+        maxExpiryDays === null
+          ? 'expires_in_days must be a positive whole number of days, or null for no expiry'
+          : `expires_in_days must be between 1 and ${maxExpiryDays}: keys on this server expire within ${maxExpiryDays} days`,
       );
     }
     const plaintext = generateApiKey();
@@ -176,11 +183,13 @@ export class KeyService {
               (Date.parse(toIso(row.expires_at)) - Date.parse(toIso(row.created_at))) / 86_400_000,
             ),
           );
+    // A key without expiry (possible before a maximum was set, or imported) gets the maximum.
+    const { maxExpiryDays } = this.#deps;
     const created = await this.createKey(userId, {
       name: row.name,
       scope: row.scope,
       expiresInDays:
-        lifetimeDays === null ? null : Math.min(lifetimeDays, this.#deps.maxExpiryDays),
+        maxExpiryDays === null ? lifetimeDays : Math.min(lifetimeDays ?? Infinity, maxExpiryDays),
     });
     await this.revokeKey(userId, keyId);
     await recordAudit(

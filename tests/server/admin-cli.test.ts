@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerApp, type ServerApp } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
+import { generateApiKey } from '../../server/keys/key-format.js';
 import { startFakeJiraCloud, type JiraFake } from '../fakes/jira-cloud.js';
 import { createPostgresSchema, databaseKinds, postgresUrl } from '../support/databases.js';
 import { randomEmail, randomPassword, request } from '../support/http.js';
@@ -185,19 +186,16 @@ describe.each(databaseKinds)('the admin command line on %s', (database) => {
     });
     expect(me.status).toBe(401);
 
-    // A well-formed key that was never issued, and a mistyped one.
-    const other = json(
-      await runAdmin(env, [
-        'keys',
-        'create',
-        '--user',
-        email,
-        '--name',
-        'other',
-        '--expires-days',
-        'none',
-      ]),
-    ) as PrintedKey;
+    // With a maximum lifetime (the default) a key without expiry is refused; without one it is made.
+    const args = ['keys', 'create', '--user', email, '--name', 'other', '--expires-days', 'none'];
+    const capped = await runAdmin(env, args);
+    expect(capped.code).toBe(1);
+    expect(capped.stderr).toContain('keys on this server expire within 365 days');
+    const unlimited = {
+      PM_MCP_KEY_DEFAULT_EXPIRY_DAYS: 'none',
+      PM_MCP_KEY_MAX_EXPIRY_DAYS: 'none',
+    };
+    const other = json(await runAdmin({ ...env, ...unlimited }, args)) as PrintedKey;
     expect(other.expires_at).toBeNull();
     printedKeys.push(other.api_key);
     await runAdmin(env, ['keys', 'revoke', other.id]);
@@ -205,6 +203,10 @@ describe.each(databaseKinds)('the admin command line on %s', (database) => {
       status: string;
     };
     expect(stored.status).toBe('revoked');
+    // A well-formed key that was never issued, and a mistyped one.
+    expect(json(await runAdmin(env, ['keys', 'check'], generateApiKey()))).toEqual({
+      status: 'unknown',
+    });
     expect(json(await runAdmin(env, ['keys', 'check'], `mcp_${'x'.repeat(49)}`))).toEqual({
       status: 'malformed',
     });

@@ -37,12 +37,30 @@ describe('server configuration', () => {
     [{ PM_MCP_ALLOWED_ORIGINS: '*' }, 'PM_MCP_ALLOWED_ORIGINS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ DATABASE_URL: 'postgres://postgres@127.0.0.1/test' }, 'PM_MCP_SECRET_KEY'],
+    [{ PM_MCP_KEY_DEFAULT_EXPIRY_DAYS: 'none' }, 'PM_MCP_KEY_DEFAULT_EXPIRY_DAYS'],
+    [{ PM_MCP_KEY_DEFAULT_EXPIRY_DAYS: '400' }, 'PM_MCP_KEY_DEFAULT_EXPIRY_DAYS'],
+    [{ PM_MCP_KEY_MAX_EXPIRY_DAYS: 'forever' }, 'PM_MCP_KEY_MAX_EXPIRY_DAYS'],
   ])('refuses %o and names %s', (env, variable) => {
     const folder = tempFolder();
     const attempt = () =>
       loadConfig({ DATABASE_URL: `sqlite:${path.join(folder, 'db.sqlite')}`, ...env });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(new RegExp(`^Invalid configuration: ${variable} `));
+  });
+
+  it('caps key lifetimes at 90 / 365 days unless both are none', () => {
+    const folder = tempFolder();
+    const sqlite = `sqlite:${path.join(folder, 'db.sqlite')}`;
+    expect(loadConfig({ DATABASE_URL: sqlite }).keys).toEqual({
+      defaultExpiryDays: 90,
+      maxExpiryDays: 365,
+    });
+    const unlimited = loadConfig({
+      DATABASE_URL: sqlite,
+      PM_MCP_KEY_DEFAULT_EXPIRY_DAYS: 'none',
+      PM_MCP_KEY_MAX_EXPIRY_DAYS: 'none',
+    });
+    expect(unlimited.keys).toEqual({ defaultExpiryDays: null, maxExpiryDays: null });
   });
 
   it('generates the SQLite secret key once, mode 0600, and reuses it', () => {

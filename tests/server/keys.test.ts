@@ -84,6 +84,12 @@ describe.each(databaseKinds)('MCP API keys on %s', (database) => {
     });
     expect(response.status).toBe(400);
     expect(response.body.message).toMatch(/expires_in_days/);
+    const never = await request(server.url, 'POST', '/api/users/me/mcp-keys', {
+      body: { name: 'never expires', expires_in_days: null },
+      headers: session(alice),
+    });
+    expect(never.status).toBe(400);
+    expect(never.body.message).toContain('keys on this server expire within 365 days');
   });
 
   it('gives byte-identical 401s for malformed, unknown, revoked and expired keys', async () => {
@@ -366,5 +372,26 @@ describe.each(databaseKinds)('MCP API keys on %s', (database) => {
       .where('name', '=', 'imported')
       .executeTakeFirstOrThrow();
     expect(row).toEqual({ api_key: null, key_prefix: legacyKey.slice(0, 12) });
+
+    // It never expired; its rotation gets the server's maximum lifetime.
+    const listed = await request<{ keys: { id: string; name: string }[] }>(
+      server.url,
+      'GET',
+      '/api/users/me/mcp-keys',
+      { headers: { 'x-mcp-api-key': legacyKey } },
+    );
+    const imported = listed.body.keys.find((key) => key.name === 'imported');
+    const rotated = await request<{ api_key: string; expires_at: string }>(
+      server.url,
+      'POST',
+      `/api/users/me/mcp-keys/${imported?.id ?? 'missing'}/rotate`,
+      { headers: session(alice) },
+    );
+    expect(rotated.status).toBe(201);
+    issuedKeys.push(rotated.body.api_key);
+    const days = (Date.parse(rotated.body.expires_at) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(364);
+    expect(days).toBeLessThanOrEqual(365);
+    expect((await meWith(legacyKey)).status).toBe(401);
   });
 });
