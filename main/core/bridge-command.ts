@@ -24,28 +24,51 @@ export function findOnPath(name: string, environment: ClientEnvironment): string
 }
 
 /**
- * What Claude Desktop runs by default: Node running `bin/pm-mcp.js bridge`, both absolute. From
- * the CLI that is this Node; inside Electron (whose executable is not Node) the `node` on PATH.
- * A config folder other than the OS default is passed with `--home`, since Claude Desktop starts
- * the bridge without our environment.
+ * The packaged app's executable runs `pm-mcp` when its first argument is this flag (no window,
+ * no tray), so Claude Desktop's bridge works where no Node and no source checkout exist.
+ */
+export const appCliFlag = '--pm-mcp-cli';
+
+/** The packaged app as the program that runs `pm-mcp` (an AppImage by its stable path). */
+export function packagedAppLauncher(executable: string): BridgeCommand {
+  return { command: executable, args: [appCliFlag] };
+}
+
+/**
+ * Node running `bin/pm-mcp.js`, both absolute. From the CLI that is this Node; inside an Electron
+ * run from source (whose executable is not Node) the `node` on PATH.
+ */
+export function nodeLauncher(environment: ClientEnvironment): BridgeCommand {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // From source: <root>/main/core; compiled: <root>/dist/main/core.
+  const script =
+    [path.resolve(here, '../../bin/pm-mcp.js'), path.resolve(here, '../../../bin/pm-mcp.js')].find(
+      (candidate) => existsSync(candidate),
+    ) ?? path.resolve(here, '../../bin/pm-mcp.js');
+  const runningInElectron = typeof process.versions.electron === 'string';
+  const node = runningInElectron ? (findOnPath('node', environment) ?? 'node') : process.execPath;
+  return { command: node, args: [script] };
+}
+
+/**
+ * What Claude Desktop runs: `<launcher> [--home DIR] bridge`. A config folder other than the OS
+ * default is passed with `--home`, since Claude Desktop starts the bridge without our environment.
  */
 export function defaultBridgeCommand(
   configDir: string,
   environment: ClientEnvironment,
+  launcher: BridgeCommand = nodeLauncher(environment),
 ): BridgeCommand {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // From source: <root>/main/core; compiled: <root>/dist/main/core. A packaged app needs bin/
-  // outside the asar (asarUnpack), which is where `.asar.unpacked` points.
-  const script =
-    [path.resolve(here, '../../bin/pm-mcp.js'), path.resolve(here, '../../../bin/pm-mcp.js')]
-      .map((candidate) => candidate.replace(`app.asar${path.sep}`, `app.asar.unpacked${path.sep}`))
-      .find((candidate) => existsSync(candidate)) ?? path.resolve(here, '../../bin/pm-mcp.js');
-  const runningInElectron = typeof process.versions.electron === 'string';
-  const node = runningInElectron ? (findOnPath('node', environment) ?? 'node') : process.execPath;
   const osDefault = resolveConfigDir({
     ...environment,
     env: { ...environment.env, PM_MCP_HOME: '' },
   });
   const home = configDir === osDefault ? [] : ['--home', configDir];
-  return { command: node, args: [script, ...home, 'bridge'] };
+  return { command: launcher.command, args: [...launcher.args, ...home, 'bridge'] };
+}
+
+/** `<app> --pm-mcp-cli <arguments…>` → the arguments; undefined for a normal start. */
+export function appCliArguments(argv: readonly string[]): string[] | undefined {
+  const at = argv.indexOf(appCliFlag);
+  return at === -1 ? undefined : argv.slice(at + 1);
 }

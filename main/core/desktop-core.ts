@@ -46,7 +46,7 @@ import {
   type SettingsStore,
 } from '../state/settings.js';
 import { buildAppState, toKeyInfo, toProviderInfo } from './app-state.js';
-import { defaultBridgeCommand } from './bridge-command.js';
+import { defaultBridgeCommand, type BridgeCommand } from './bridge-command.js';
 import { probeLoopbackPort } from './port-probe.js';
 import type { LoopbackProxyFactory, LoopbackProxyHandle } from './proxy-port.js';
 
@@ -58,11 +58,11 @@ export interface DesktopCoreOptions {
   hostname?: string;
   now?: () => Date;
   /**
-   * What Claude Desktop runs (the stdio bridge). Defaults to this Node running
-   * `bin/pm-mcp.js bridge`, which is right for the CLI; the Electron shell must pass its own
-   * (its `process.execPath` is Electron, not Node).
+   * The program (and leading arguments) that runs `pm-mcp` for Claude Desktop's stdio bridge;
+   * `--home` and `bridge` are appended. Defaults to Node running `bin/pm-mcp.js`, right for the
+   * CLI and for Electron run from source; the packaged app passes its own executable.
    */
-  bridgeCommand?: { command: string; args: string[] };
+  bridgeLauncher?: BridgeCommand;
   /** Defaults to `main/proxy`'s `createLoopbackProxy`. */
   createProxy?: LoopbackProxyFactory;
   /** Makes the local proxy token; defaults to `main/proxy`'s `generateLocalToken`. */
@@ -165,7 +165,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
   const { configDir, secretStore: secrets, clientEnvironment } = options;
   const now = options.now ?? (() => new Date());
   const hostname = options.hostname ?? osHostname();
-  const bridge = options.bridgeCommand ?? defaultBridgeCommand(configDir, clientEnvironment);
+  const bridge = defaultBridgeCommand(configDir, clientEnvironment, options.bridgeLauncher);
   const maintenanceIntervalMs = options.maintenanceIntervalMs ?? 3_600_000;
   const settingsStore: SettingsStore = createSettingsStore(configDir);
   const account: AccountService = createAccountService({

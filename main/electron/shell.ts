@@ -18,6 +18,7 @@ import {
   Tray,
 } from 'electron';
 import type { AppState, DesktopApi, Settings } from '../../preload/contract.js';
+import { appCliArguments, packagedAppLauncher } from '../core/bridge-command.js';
 import { createDesktopCore } from '../core/desktop-core.js';
 import { isDesktopError } from '../errors.js';
 import { createKeytarSecretStore } from '../keychain/keytar-store.js';
@@ -84,6 +85,10 @@ function createRealCore(environment: ShellEnvironment): ShellCore {
       service: environment.env.PM_MCP_KEYCHAIN_SERVICE ?? keychainService,
     }),
     clientEnvironment,
+    // Packaged, there is no Node or source checkout to run the bridge with: the app runs it.
+    ...(app.isPackaged
+      ? { bridgeLauncher: packagedAppLauncher(environment.env.APPIMAGE ?? process.execPath) }
+      : {}),
   });
 }
 
@@ -259,9 +264,27 @@ export async function startShell(options: ShellOptions = {}): Promise<RunningShe
   };
 }
 
+/**
+ * `<app> --pm-mcp-cli <command…>`: the `pm-mcp` command inside the packaged app (Claude Desktop
+ * runs `bridge` this way). No window, no tray and no single-instance lock: it runs beside the
+ * tray app, and exits with the command's code.
+ */
+export async function runAppCli(
+  args: readonly string[],
+  run: (args: readonly string[]) => Promise<number> = async (cliArgs) =>
+    (await import('../cli/index.js')).main(cliArgs),
+): Promise<number> {
+  app.dock?.hide();
+  const code = await run(args);
+  app.exit(code);
+  return code;
+}
+
 // Electron runs this file as the app's main script; under Node (tests) it only exports.
 if ('electron' in process.versions) {
-  startShell().catch((error: unknown) => {
+  const cliArguments = appCliArguments(process.argv);
+  const running = cliArguments ? runAppCli(cliArguments) : startShell();
+  running.catch((error: unknown) => {
     console.error('[pm-mcp] could not start:', error instanceof Error ? error.message : error);
     app.exit(1);
   });

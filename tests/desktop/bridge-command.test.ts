@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultBridgeCommand, findOnPath } from '../../main/core/bridge-command.js';
+import {
+  appCliArguments,
+  defaultBridgeCommand,
+  findOnPath,
+  packagedAppLauncher,
+} from '../../main/core/bridge-command.js';
 
 describe("Claude Desktop's bridge command", () => {
   const environment = { homeDir: '/home/u', platform: 'linux' as const, env: {} };
@@ -19,6 +24,23 @@ describe("Claude Desktop's bridge command", () => {
   it('names a config folder other than the OS default', () => {
     const bridge = defaultBridgeCommand('/srv/pm-mcp-home', environment);
     expect(bridge.args.slice(1)).toEqual(['--home', '/srv/pm-mcp-home', 'bridge']);
+  });
+
+  it('is the packaged app itself where there is no Node or source checkout', () => {
+    const launcher = packagedAppLauncher('/opt/PM MCP/pm-mcp');
+    expect(defaultBridgeCommand('/home/u/.config/pm-mcp', environment, launcher)).toEqual({
+      command: '/opt/PM MCP/pm-mcp',
+      args: ['--pm-mcp-cli', 'bridge'],
+    });
+    expect(defaultBridgeCommand('/srv/pm-mcp-home', environment, launcher).args).toEqual([
+      '--pm-mcp-cli',
+      '--home',
+      '/srv/pm-mcp-home',
+      'bridge',
+    ]);
+    // How the app reads that back when Claude Desktop starts it.
+    expect(appCliArguments(['/opt/PM MCP/pm-mcp', '--pm-mcp-cli', 'bridge'])).toEqual(['bridge']);
+    expect(appCliArguments(['/opt/PM MCP/pm-mcp', '--hidden'])).toBeUndefined();
   });
 
   it('finds a program on PATH as an absolute path', () => {

@@ -110,7 +110,7 @@ function harness(
     secretStore: secrets,
     clientEnvironment: { homeDir: home, platform: 'linux', env: {} },
     hostname: 'core-test-machine',
-    bridgeCommand: { command: '/usr/bin/node', args: ['/opt/pm-mcp/bin/pm-mcp.js', 'bridge'] },
+    bridgeLauncher: { command: '/usr/bin/node', args: ['/opt/pm-mcp/bin/pm-mcp.js'] },
     createProxy: factory,
     generateLocalToken: () => randomBytes(32).toString('base64url'),
     ...(overrides.now ? { now: overrides.now } : {}),

@@ -128,6 +128,33 @@ describe('the packaged-style Electron app', () => {
       await window.evaluate("location.href = 'https://example.com/'");
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(window.url()).toBe(before);
+
+      // The same executable is the pm-mcp command (how the packaged app runs Claude Desktop's
+      // bridge): beside the running tray app, it sees the same account in the same keychain.
+      const status = spawnSync(
+        electron.binary,
+        [
+          repoRoot,
+          ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+          '--pm-mcp-cli',
+          'status',
+          '--json',
+        ],
+        {
+          cwd: repoRoot,
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: {
+            ...process.env,
+            HOME: home,
+            XDG_CONFIG_HOME: path.join(home, '.config'),
+            PM_MCP_HOME: path.join(home, 'pm-mcp'),
+            PM_MCP_KEYCHAIN_SERVICE: keychainServiceName,
+          },
+        },
+      );
+      expect(status.status, status.stderr).toBe(0);
+      expect(status.stdout).toContain(email);
     },
     120_000,
   );

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ipcChannel, type AppState } from '../../preload/contract.js';
-import { startShell, type ShellEnvironment } from '../../main/electron/shell.js';
+import { runAppCli, startShell, type ShellEnvironment } from '../../main/electron/shell.js';
 import { trayMenuIds } from '../../main/electron/tray.js';
 import { DesktopError } from '../../main/errors.js';
 import { standIn } from './electron-stand-in.js';
@@ -319,5 +319,38 @@ describe('the tray', () => {
     expect(openWindows()).toHaveLength(0);
     tray().clickMenuItem(trayMenuIds.open);
     expect(openWindows()).toHaveLength(1);
+  });
+});
+
+describe('the packaged app as the pm-mcp command (--pm-mcp-cli)', () => {
+  it('runs the command with no window, tray or notification, and exits with its code', async () => {
+    const ran: (readonly string[])[] = [];
+    const code = await runAppCli(['--home', home, 'bridge'], (args) => {
+      ran.push(args);
+      return Promise.resolve(3);
+    });
+    expect(code).toBe(3);
+    expect(ran).toEqual([['--home', home, 'bridge']]);
+    expect(standIn.state.exitCode).toBe(3);
+    expect(standIn.windows).toHaveLength(0);
+    expect(standIn.trays).toHaveLength(0);
+    expect(standIn.state.notifications).toHaveLength(0);
+  });
+
+  it('runs the real pm-mcp program by default', async () => {
+    const written: string[] = [];
+    const write = vi
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      });
+    try {
+      expect(await runAppCli(['--version'])).toBe(0);
+    } finally {
+      write.mockRestore();
+    }
+    expect(written.join('')).toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect(standIn.state.exitCode).toBe(0);
   });
 });
