@@ -1,10 +1,9 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry through tsx's loader, so the bin works from a source checkout.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// `pm-mcp-server`: registers tsx's ESM loader in this process (resolved from this file, so the bin
+// works from any folder) and runs the TypeScript entry. One process: Ctrl-C and SIGTERM reach the
+// server's own shutdown.
+import { register } from 'tsx/esm/api';
 
-const entry = fileURLToPath(new URL('../server/cli.ts', import.meta.url));
-const result = spawnSync(process.execPath, ['--import', 'tsx', entry, ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+register();
+const { main } = await import('../server/cli.ts');
+await main();

@@ -1,8 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { openAdmin, type AdminOperations } from './admin.js';
 import { createServerApp } from './app.js';
-import { ConfigError, loadConfig, type ServerConfig } from './config.js';
-import { isAppError } from './errors.js';
+import { loadConfig, type ServerConfig } from './config.js';
+import { isDatabaseUnavailableError } from './db/database.js';
 
 /**
  * `npm run server -- <command>` / `pm-mcp-server`: serve (default), migrate, and the operator's
@@ -161,17 +161,15 @@ export function buildAdminProgram(env: Record<string, string | undefined> = proc
   return program;
 }
 
-async function main(): Promise<void> {
+/** Runs the operator's command line with `process.argv`; errors are one line on stderr. */
+export async function main(): Promise<void> {
   try {
     await buildAdminProgram().parseAsync(process.argv);
   } catch (error) {
     if (error instanceof CommanderError) process.exit(error.exitCode);
-    if (error instanceof ConfigError || isAppError(error)) {
-      process.stderr.write(`pm-mcp-server: ${error.message}\n`);
-      process.exit(1);
-    }
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`pm-mcp-server: ${message}\n`);
+    const context = isDatabaseUnavailableError(error) ? 'cannot reach the database: ' : '';
+    process.stderr.write(`pm-mcp-server: ${context}${message}\n`);
     process.exit(1);
   }
 }

@@ -21,7 +21,10 @@ export async function migrateToLatest(
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((result: MigrationResult) => result.status === 'Error');
-    throw new Error(`Migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+    const cause = error instanceof Error ? error : new Error('Migrating failed', { cause: error });
+    // No migration ran (e.g. the database cannot be reached): the error itself says why.
+    if (!failed) throw cause;
+    throw new Error(`Migration ${failed.migrationName} failed: ${cause.message}`, { cause });
   }
   const legacyKeysHashed = await hashLegacyPlaintextKeys(db as unknown as Kysely<unknown>);
   return {

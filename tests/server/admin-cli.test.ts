@@ -25,6 +25,8 @@ interface Run {
 function runAdmin(env: Record<string, string>, args: string[], stdin = ''): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
+      // From another folder, as an installed bin runs: it must find its own loader.
+      cwd: tmpdir(),
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -65,6 +67,16 @@ describe.each(databaseKinds)('the admin command line on %s', (database) => {
   const email = randomEmail();
   const password = randomPassword();
   const printedKeys: string[] = [];
+  /** `keys create` for this suite's user, with the given name and options. */
+  const createKeyArgs = (name: string, ...options: string[]) => [
+    'keys',
+    'create',
+    '--user',
+    email,
+    '--name',
+    name,
+    ...options,
+  ];
 
   beforeAll(async () => {
     let databaseUrl = `sqlite:${path.join(folder, 'pm-mcp.sqlite')}`;
@@ -136,18 +148,10 @@ describe.each(databaseKinds)('the admin command line on %s', (database) => {
   });
 
   it('keys create prints the key once; it authenticates with its scope and expiry', async () => {
-    const run = await runAdmin(env, [
-      'keys',
-      'create',
-      '--user',
-      email,
-      '--name',
-      'ci runner',
-      '--scope',
-      'read',
-      '--expires-days',
-      '30',
-    ]);
+    const run = await runAdmin(
+      env,
+      createKeyArgs('ci runner', '--scope', 'read', '--expires-days', '30'),
+    );
     const key = json(run) as PrintedKey;
     printedKeys.push(key.api_key);
     expect(run.stderr).toContain('not shown again');
@@ -166,9 +170,7 @@ describe.each(databaseKinds)('the admin command line on %s', (database) => {
   });
 
   it('keys check tells active, revoked, unknown and malformed apart; revoke works by prefix', async () => {
-    const key = json(
-      await runAdmin(env, ['keys', 'create', '--user', email, '--name', 'to revoke']),
-    ) as PrintedKey;
+    const key = json(await runAdmin(env, createKeyArgs('to revoke'))) as PrintedKey;
     printedKeys.push(key.api_key);
     expect(json(await runAdmin(env, ['keys', 'check'], key.api_key))).toMatchObject({
       status: 'active',
@@ -187,7 +189,7 @@ describe.each(databaseKinds)('the admin command line on %s', (database) => {
     expect(me.status).toBe(401);
 
     // With a maximum lifetime (the default) a key without expiry is refused; without one it is made.
-    const args = ['keys', 'create', '--user', email, '--name', 'other', '--expires-days', 'none'];
+    const args = createKeyArgs('other', '--expires-days', 'none');
     const capped = await runAdmin(env, args);
     expect(capped.code).toBe(1);
     expect(capped.stderr).toContain('keys on this server expire within 365 days');
@@ -241,35 +243,25 @@ describe.each(databaseKinds)('the admin command line on %s', (database) => {
     expect(nobody.code).toBe(1);
     expect(nobody.stderr).toContain('User nobody@example.test not found');
 
-    const scope = await runAdmin(env, [
-      'keys',
-      'create',
-      '--user',
-      email,
-      '--name',
-      'x',
-      '--scope',
-      'admin',
-    ]);
+    const scope = await runAdmin(env, createKeyArgs('x', '--scope', 'admin'));
     expect(scope.code).toBe(1);
     expect(scope.stderr).toContain('--scope must be read or write');
 
-    const days = await runAdmin(env, [
-      'keys',
-      'create',
-      '--user',
-      email,
-      '--name',
-      'x',
-      '--expires-days',
-      'soon',
-    ]);
+    const days = await runAdmin(env, createKeyArgs('x', '--expires-days', 'soon'));
     expect(days.code).toBe(1);
     expect(days.stderr).toContain("option '--expires-days <n>' argument 'soon' is invalid");
 
     const missing = await runAdmin(env, ['keys', 'create', '--user', email]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain("required option '--name <name>' not specified");
+
+    const unreachable = await runAdmin({ ...env, DATABASE_URL: 'postgres://pm@127.0.0.1:1/x' }, [
+      'migrate',
+    ]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain(
+      'pm-mcp-server: cannot reach the database: connect ECONNREFUSED 127.0.0.1:1',
+    );
 
     const badConfig = await runAdmin({ ...env, LOG_LEVEL: 'loud' }, ['migrate']);
     expect(badConfig.code).toBe(1);
