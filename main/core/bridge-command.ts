@@ -41,10 +41,11 @@ export function packagedAppLauncher(executable: string): BridgeCommand {
 export function nodeLauncher(environment: ClientEnvironment): BridgeCommand {
   const here = path.dirname(fileURLToPath(import.meta.url));
   // From source: <root>/main/core; compiled: <root>/dist/main/core.
-  const script =
-    [path.resolve(here, '../../bin/pm-mcp.js'), path.resolve(here, '../../../bin/pm-mcp.js')].find(
-      (candidate) => existsSync(candidate),
-    ) ?? path.resolve(here, '../../bin/pm-mcp.js');
+  const candidates = [
+    path.resolve(here, '../../bin/pm-mcp.js'),
+    path.resolve(here, '../../../bin/pm-mcp.js'),
+  ] as const;
+  const script = candidates.find((candidate) => existsSync(candidate)) ?? candidates[0];
   const runningInElectron = typeof process.versions.electron === 'string';
   const node = runningInElectron ? (findOnPath('node', environment) ?? 'node') : process.execPath;
   return { command: node, args: [script] };

@@ -98,13 +98,14 @@ async function startPrivateCluster() {
     );
   const bin = (name: string) => `/usr/lib/postgresql/${version}/bin/${name}`;
   const folder = mkdtempSync(path.join(tmpdir(), 'pm-mcp-pg-'));
+  const execFileAsync = promisify(execFile);
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
-    const { stdout } = await promisify(execFile)('id', ['-u', 'postgres']);
+    const { stdout } = await execFileAsync('id', ['-u', 'postgres']);
     chownSync(folder, Number(stdout.trim()), -1);
   }
   const run = (command: string, args: string[]) =>
-    promisify(execFile)(
+    execFileAsync(
       asRoot ? 'runuser' : command,
       asRoot ? ['-u', 'postgres', '--', command, ...args] : args,
     );
