@@ -1,9 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type Express } from 'express';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { McpServer } from '@modelcontextprotocol/server';
 import type { DestinationStream } from 'pino';
 import type { AccountService } from './auth/accounts.js';
 import { Authenticator, type Principal } from './auth/authenticate.js';
@@ -14,14 +14,19 @@ import type { ServerConfig } from './config.js';
 import type { ConnectionService } from './connections/connections.js';
 import { providerRoutes } from './connections/routes.js';
 import { createDatabase, type DatabaseHandle, type DatabaseOptions } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
-import { authenticated, errorHandler, originGuard } from './http/http.js';
+import { migrateToLatest, pendingMigrations } from './db/migrate.js';
+import {
+  LocalClusterEvents,
+  PostgresClusterEvents,
+  type ClusterEvents,
+} from './cluster/cluster-events.js';
+import { authenticated, authenticatedIfPresented, errorHandler, originGuard } from './http/http.js';
 import type { KeyService } from './keys/keys.js';
 import { keyRoutes } from './keys/routes.js';
 import { createLogger, redactSecrets, type Logger } from './log.js';
 import { mcpRoutes } from './mcp/endpoints.js';
 import type { ProviderHttpOptions } from './providers/index.js';
-import { SessionRegistry } from './mcp/sessions.js';
+import { SseStreams, type SseStreamLimits } from './mcp/sse-streams.js';
 import { registerServerTools } from './mcp/server-tools.js';
 import { createAccountServices } from './services.js';
 import { meRoutes } from './users/routes.js';
@@ -35,8 +40,15 @@ export interface ServerAppOptions {
   /** Failed authentications per address per window before 429. */
   authFailureLimit?: { maxFailures: number; windowMs: number };
   database?: DatabaseOptions;
-  /** How often open sessions are checked against revocations made on other instances. */
+  /**
+   * How often open SSE streams are checked against the database for revoked or expired keys (a
+   * safety net: revocations close streams at once through events).
+   */
   revocationSweepMs?: number;
+  /** Legacy SSE stream caps and timers (tests shorten them). */
+  sseLimits?: Partial<SseStreamLimits>;
+  /** The longest SIGTERM waits for requests in flight before closing their connections. */
+  drainTimeoutMs?: number;
   /** Provider HTTP behaviour (timeouts, retry waits); tests shorten them. */
   providerHttp?: ProviderHttpOptions;
   /** Per-provider timeout of fan-out tool calls. */
@@ -51,11 +63,21 @@ export interface ServerApp {
   readonly keys: KeyService;
   readonly accounts: AccountService;
   readonly connections: ConnectionService;
-  readonly sessions: SessionRegistry;
+  readonly sseStreams: SseStreams;
+  readonly events: ClusterEvents;
+  /** This process among the instances sharing the database (logs, `pg_stat_activity`). */
+  readonly instanceId: string;
   readonly http: Express;
   /** Applies migrations, then listens on the configured host and port. */
   start(): Promise<{ url: string }>;
-  stop(): Promise<void>;
+  /**
+   * Stops: no new connections; SSE streams closed; requests in flight finished (at most
+   * `drainTimeoutMs`, default 10 s), each answered with `Connection: close`; then the listener
+   * and the database pool are released. With `drain` (SIGTERM) it also waits, within the same
+   * bound, for clients to close their idle keep-alive connections themselves (a load balancer
+   * reusing one just as the server closed it would fail that request).
+   */
+  stop(options?: { drain?: boolean }): Promise<void>;
 }
 
 /** The server's composition root: builds every service and wires them; `start` listens. */
@@ -81,18 +103,20 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     ),
     now,
   });
-  const sessions = new SessionRegistry();
-  keys.events.on('revoked', (keyId) => {
-    void sessions.closeByKey(keyId);
-  });
+  const instanceId = randomBytes(6).toString('hex');
+  const events: ClusterEvents =
+    config.database.kind === 'postgres'
+      ? new PostgresClusterEvents({
+          url: config.database.url,
+          schema: database.schema,
+          db,
+          logger,
+          instanceId,
+        })
+      : new LocalClusterEvents();
 
-  // One JSON-schema validator for every session's server (each would otherwise build its own Ajv).
-  const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const createMcpServer = (principal: Principal): McpServer => {
-    const server = new McpServer(
-      { name: 'pm-mcp', version },
-      { jsonSchemaValidator, capabilities: { tools: {} } },
-    );
+    const server = new McpServer({ name: 'pm-mcp', version }, { capabilities: { tools: {} } });
     registerServerTools(server, {
       userId: principal.userId,
       scope: principal.scope,
@@ -105,11 +129,56 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     return server;
   };
 
+  const sseStreams = new SseStreams({
+    db,
+    events,
+    instanceId,
+    createServer: createMcpServer,
+    logger,
+    ...(options.sseLimits ? { limits: options.sseLimits } : {}),
+  });
+  /** Closes this instance's streams whose key is no longer usable (revoked, expired, deleted). */
+  const closeUnusableStreams = async (keyIds: readonly string[]): Promise<void> => {
+    const unusable = await keys.findUnusable(keyIds);
+    await Promise.all([...unusable].map((keyId) => sseStreams.closeByKey(keyId)));
+  };
+  keys.events.on('revoked', (keyId) => {
+    void sseStreams.closeByKey(keyId);
+  });
+  events.on('event', (event) => {
+    if (event.t === 'key') {
+      void closeUnusableStreams([event.id]).catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not re-check a changed key'),
+      );
+    } else if (event.t === 'user') {
+      void sseStreams.closeByUser(event.id);
+    }
+  });
+  // Back from an outage of the listening connection: changes made meanwhile were not heard.
+  events.on('listening', (listening) => {
+    if (!listening) return;
+    void closeUnusableStreams(sseStreams.keyIds()).catch((error: unknown) =>
+      logger.warn({ err: error }, 'could not re-check open streams'),
+    );
+  });
+
+  let draining = false;
+  let inFlight = 0;
+  const drained = new EventTarget();
+
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
+    // Draining: finish this request, and tell the client (or load balancer) not to reuse the
+    // connection, so it moves to another instance.
+    if (draining) res.setHeader('Connection', 'close');
+    inFlight += 1;
+    res.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) drained.dispatchEvent(new Event('idle'));
+    });
     res.on('finish', () => {
       logger.info(
         {
@@ -133,14 +202,49 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       res.status(503).json({ status: 'error', database: 'error', version });
     }
   });
+  // Readiness for a load balancer: the database answers, its schema is this version's, and
+  // (PostgreSQL) cross-instance notifications arrive. Draining instances are not ready.
+  app.get('/ready', async (_req, res) => {
+    const checks = {
+      database: 'ok' as 'ok' | 'error',
+      migrations: 'ok' as 'ok' | 'pending' | 'unknown',
+      listener: events.shared ? (events.listening() ? 'ok' : 'down') : 'not_needed',
+      draining,
+    };
+    try {
+      await database.ping();
+      const pending = await pendingMigrations(db, { schema: database.schema });
+      if (pending.length > 0) checks.migrations = 'pending';
+    } catch (error) {
+      logger.warn({ err: error }, 'readiness check: database unreachable');
+      checks.database = 'error';
+      checks.migrations = 'unknown';
+    }
+    const ready =
+      checks.database === 'ok' &&
+      checks.migrations === 'ok' &&
+      checks.listener !== 'down' &&
+      !draining;
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'not_ready', ...checks, version });
+  });
   const json = express.json({ limit: '1mb' });
   const requireAuth = authenticated(authenticator);
   app.use('/api/auth', json, authRoutes(accounts, { allowRegistration: config.allowRegistration }));
   app.use('/api/users/me/mcp-keys', requireAuth, json, keyRoutes(keys));
   app.use('/api/users/me/providers', requireAuth, json, providerRoutes(connections));
   app.use('/api/users/me', requireAuth, meRoutes(db));
-  app.use(['/mcp', '/sse', '/messages'], requireAuth, json);
-  app.use(mcpRoutes({ sessions, createServer: createMcpServer, logger }));
+  app.use(['/mcp', '/sse'], requireAuth);
+  app.use('/messages', authenticatedIfPresented(authenticator), json);
+  app.use(
+    mcpRoutes({
+      sseStreams,
+      createServer: createMcpServer,
+      keyExpiry: (principal) => (principal.expiresAt ? new Date(principal.expiresAt) : null),
+      logger,
+    }),
+  );
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found', message: 'No such endpoint' });
   });
@@ -156,7 +260,9 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     keys,
     accounts,
     connections,
-    sessions,
+    sseStreams,
+    events,
+    instanceId,
     http: app,
     async start() {
       const report = await migrateToLatest(db, { schema: database.schema });
@@ -169,34 +275,61 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
           'PM_MCP_ALLOW_USER_ID_AUTH=true: anyone who can reach this server can act as any user by id. Use only on a trusted network.',
         );
       }
+      await events.start();
+      sseStreams.start();
       const server = app.listen(config.port, config.host);
       await once(server, 'listening');
       httpServer = server;
-      // Revocations made on another instance close this instance's sessions on that key too.
-      sweep = setInterval(() => {
-        void keys
-          .findUnusable(sessions.keyIds())
-          .then((unusable) => Promise.all([...unusable].map((keyId) => sessions.closeByKey(keyId))))
-          .catch((error: unknown) =>
-            logger.warn({ err: error }, 'session revocation sweep failed'),
+      // A safety net behind the events (and, on SQLite, how a revocation by the admin command
+      // line — another process — reaches open streams).
+      sweep = setInterval(
+        () => {
+          void closeUnusableStreams(sseStreams.keyIds()).catch((error: unknown) =>
+            logger.warn({ err: error }, 'stream revocation sweep failed'),
           );
-      }, options.revocationSweepMs ?? 30_000);
+        },
+        options.revocationSweepMs ?? (events.shared ? 30_000 : 5_000),
+      );
       sweep.unref();
       const { port } = server.address() as AddressInfo;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-      logger.info({ url, database: database.kind, version }, 'PM MCP server listening');
+      logger.info(
+        { url, database: database.kind, version, instance: instanceId },
+        'PM MCP server listening',
+      );
       return { url };
     },
-    async stop() {
+    async stop({ drain = false } = {}) {
       if (sweep) clearInterval(sweep);
-      await sessions.closeAll();
-      if (httpServer) {
-        const server = httpServer;
-        httpServer = undefined;
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+      draining = true;
+      const server = httpServer;
+      httpServer = undefined;
+      let closed: Promise<void> = Promise.resolve();
+      if (server) {
+        // Stop accepting, but keep idle keep-alive connections (http.Server#close would cut
+        // them at once, racing a load balancer that is just reusing one): a request arriving on
+        // one is still served, with `Connection: close`.
+        closed = new Promise<void>((resolve) =>
+          NetServer.prototype.close.call(server, () => resolve()),
+        );
       }
+      await sseStreams.closeAll();
+      const deadline = AbortSignal.timeout(options.drainTimeoutMs ?? 10_000);
+      const untilDeadline = (done: Promise<void>) =>
+        Promise.race([
+          done,
+          new Promise<void>((resolve) => deadline.addEventListener('abort', () => resolve())),
+        ]);
+      if (inFlight > 0) {
+        await untilDeadline(
+          new Promise<void>((resolve) => drained.addEventListener('idle', () => resolve())),
+        );
+      }
+      if (drain) await untilDeadline(closed);
+      if (server) server.closeAllConnections();
+      await closed;
+      await events.stop();
       await database.close();
     },
   };

@@ -23,6 +23,7 @@ export const errorCatalogue = {
   unsupported_media_type: 415,
   provider_rejected: 422,
   too_many_requests: 429,
+  too_many_streams: 429,
   internal_error: 500,
   provider_error: 502,
   database_unavailable: 503,

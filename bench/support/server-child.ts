@@ -129,7 +129,7 @@ if ((childDatabase === 'sqlite' || childDatabase === 'postgres') && process.send
         return {
           rssBytes: usage.rss,
           heapUsedBytes: usage.heapUsed,
-          sessions: server.app.sessions.size,
+          sessions: server.app.sseStreams.size,
         };
       },
     };

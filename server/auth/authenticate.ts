@@ -18,6 +18,8 @@ export interface Principal {
   keyId: string | null;
   /** Session tokens and `X-User-ID` act with full (write) scope. */
   scope: KeyScope;
+  /** When the key that authenticated the request expires (null: never, or not a key). */
+  expiresAt?: string | null;
 }
 
 /** One response for malformed, unknown, inactive, revoked and expired keys alike. */
@@ -122,7 +124,13 @@ export class Authenticator {
   async #byKey(candidate: string): Promise<Principal> {
     const key = await this.#deps.keys.authenticate(candidate);
     if (!key) throw invalidApiKeyError();
-    return { userId: key.userId, method: 'api_key', keyId: key.id, scope: key.scope };
+    return {
+      userId: key.userId,
+      method: 'api_key',
+      keyId: key.id,
+      scope: key.scope,
+      expiresAt: key.expiresAt,
+    };
   }
 
   async #byUserId(userId: string): Promise<Principal> {

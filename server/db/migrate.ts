@@ -7,7 +7,26 @@ export interface MigrationReport {
   legacyKeysHashed: number;
 }
 
-/** Applies every pending migration, then hashes any legacy plaintext keys imported since. */
+/** Migrations this version knows that the database has not applied (readiness). */
+export async function pendingMigrations(
+  db: Db,
+  options: { schema?: string | undefined } = {},
+): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    ...(options.schema ? { migrationTableSchema: options.schema } : {}),
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+  });
+  const known = await migrator.getMigrations();
+  return known.filter((migration) => migration.executedAt === undefined).map((m) => m.name);
+}
+
+/**
+ * Applies every pending migration, then hashes any legacy plaintext keys imported since. Safe
+ * for several instances starting at once: Kysely takes a lock first (on PostgreSQL a
+ * transaction-scoped advisory lock, `pg_advisory_xact_lock`), and whoever comes second finds
+ * nothing left to apply.
+ */
 export async function migrateToLatest(
   db: Db,
   options: { schema?: string | undefined } = {},

@@ -71,12 +71,32 @@ export interface AuditLogTable {
   created_at: Timestamp;
 }
 
+/** An open legacy SSE stream and the instance holding it (0004_cluster). */
+export interface McpSseStreamsTable {
+  id: string;
+  user_id: string;
+  key_id: string | null;
+  instance_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+/** A message for a stream on another instance, too large for a NOTIFY payload. */
+export interface McpSseMessagesTable {
+  id: string;
+  stream_id: string;
+  body: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   user_mcp_api_keys: UserMcpApiKeysTable;
   pm_provider_connections: PmProviderConnectionsTable;
   refresh_tokens: RefreshTokensTable;
   audit_log: AuditLogTable;
+  mcp_sse_streams: McpSseStreamsTable;
+  mcp_sse_messages: McpSseMessagesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -65,6 +65,48 @@ export function authenticated(authenticator: Authenticator): RequestHandler {
   };
 }
 
+/** Whether the request presents any credential of SPEC §3.5 (headers or query). */
+export function presentsCredential(req: Request): boolean {
+  const { headers } = req;
+  if (headers['x-mcp-api-key'] !== undefined || headers.authorization !== undefined) return true;
+  if (headers['x-user-id'] !== undefined) return true;
+  const query = new URL(req.originalUrl, 'http://localhost').searchParams;
+  return query.has('api_key') || query.has('user_id');
+}
+
+/**
+ * For `POST /messages`: the stream id authorises the message, but a credential that is sent is
+ * checked (an invalid one is a 401; another user's is refused by the stream as unknown).
+ */
+export function authenticatedIfPresented(authenticator: Authenticator): RequestHandler {
+  const authenticate = authenticated(authenticator);
+  return (req, res, next) => {
+    if (!presentsCredential(req)) {
+      next();
+      return;
+    }
+    return authenticate(req, res, next);
+  };
+}
+
+/**
+ * Credentials in a URL end up in proxies' access logs: `?api_key=` (and `?user_id=`) are only
+ * for MCP clients that cannot set headers, so the account API refuses them.
+ */
+export function refuseQueryCredentials(): RequestHandler {
+  return (req, _res, next) => {
+    const query = new URL(req.originalUrl, 'http://localhost').searchParams;
+    if (query.has('api_key') || query.has('user_id')) {
+      throw new AppError(
+        'unauthorized',
+        'Credentials in the URL are accepted only on the MCP endpoints; send a header',
+        { headers: { 'WWW-Authenticate': 'Bearer' } },
+      );
+    }
+    next();
+  };
+}
+
 /** Keys may read status and revoke or rotate themselves; everything else needs a signed-in session. */
 export function requireSession(res: Response): Principal {
   const principal = principalOf(res);

@@ -1,147 +1,98 @@
-import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { Router, type Request, type Response } from 'express';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  createMcpHandler,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResponse,
+  type AuthInfo,
+  type JSONRPCMessage,
+  type McpServer,
+} from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { Principal } from '../auth/authenticate.js';
 import type { Logger } from '../log.js';
 import { principalOf } from '../http/http.js';
-import type { McpSession, SessionRegistry } from './sessions.js';
+import type { SseStreams } from './sse-streams.js';
 
-/** Builds the MCP server a new session talks to, with the tools this caller may use. */
+/** Builds the MCP server that answers one request (or one SSE stream) with this caller's tools. */
 export type McpServerFactory = (principal: Principal) => McpServer;
 
 export interface McpEndpointDeps {
-  sessions: SessionRegistry;
+  sseStreams: SseStreams;
   createServer: McpServerFactory;
+  /** The effective expiry of the key that authenticated a request (SSE streams close then). */
+  keyExpiry: (principal: Principal) => Date | null;
   logger: Logger;
-  /** Interval of SSE keep-alive comments on idle streams. */
-  keepAliveMs?: number;
 }
-
-/** ≥128 bits, URL-safe: session ids must not be guessable (they are never authentication). */
-const newSessionId = (): string => randomBytes(24).toString('base64url');
 
 function jsonRpcError(res: Response, status: number, code: number, message: string): void {
   res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
-const sessionNotFound = (res: Response): void =>
-  jsonRpcError(res, 404, -32001, 'Session not found; initialize a new session');
-
-function headerOf(req: Request, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+/** The principal rides through the SDK as `authInfo.extra`; nothing secret is put in it. */
+function authInfoOf(principal: Principal): AuthInfo {
+  return {
+    token: '',
+    clientId: principal.keyId ?? `user:${principal.userId}`,
+    scopes: [principal.scope],
+    extra: { principal },
+  };
 }
 
+function principalFrom(authInfo: AuthInfo | undefined): Principal {
+  const principal = authInfo?.extra?.principal as Principal | undefined;
+  // The route authenticates before the SDK sees the request: this cannot be missing.
+  if (!principal) throw new Error('MCP request reached the SDK without a principal');
+  return principal;
+}
+
+const isMessage = (value: unknown): value is JSONRPCMessage =>
+  isJSONRPCRequest(value) || isJSONRPCNotification(value) || isJSONRPCResponse(value);
+
 /**
- * `/mcp` (Streamable HTTP) and the legacy `/sse` + `/messages`. The router is mounted behind
- * authentication, so every request carries a fresh `Principal`.
+ * `/mcp` (Streamable HTTP, stateless) and the legacy `/sse` + `/messages`.
+ *
+ * `/mcp` is SDK v2's `createMcpHandler`: 2026-07-28 requests are served per request, and
+ * 2025-era requests (the `initialize` handshake included) by its stateless fallback; each gets a
+ * fresh `McpServer` from the same factory, so no instance keeps anything of a client between
+ * requests. `/mcp` and `/sse` are mounted behind authentication; `/messages` authenticates a
+ * credential when one is sent, and is otherwise authorised by the stream id alone.
  */
 export function mcpRoutes(deps: McpEndpointDeps): Router {
-  const { sessions, createServer, logger } = deps;
+  const { sseStreams, createServer, logger } = deps;
   const router = Router();
 
-  async function handleStreamable(req: Request, res: Response): Promise<void> {
-    const principal = principalOf(res);
-    const sessionId = headerOf(req, 'mcp-session-id');
-    if (sessionId !== undefined) {
-      const session = sessions.find(sessionId, 'streamable', principal);
-      if (!session) {
-        sessionNotFound(res);
-        return;
-      }
-      await session.handle(req, res);
-      return;
-    }
-    if (req.method !== 'POST') {
-      // Without a session there is no stream to open: 405 (not 400, which makes Cursor retry forever).
-      res.setHeader('Allow', 'POST');
-      jsonRpcError(
-        res,
-        405,
-        -32000,
-        'Method not allowed without an Mcp-Session-Id; POST an initialize request',
-      );
-      return;
-    }
-    if (!isInitializeRequest(req.body)) {
-      jsonRpcError(res, 400, -32000, 'No Mcp-Session-Id: the first request must be initialize');
-      return;
-    }
-    const server = createServer(principal);
-    let session: McpSession | undefined;
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: newSessionId,
-      enableJsonResponse: true,
-      ...(deps.keepAliveMs ? { keepAliveMs: deps.keepAliveMs } : {}),
-      onsessioninitialized: (id) => {
-        session = {
-          id,
-          transport: 'streamable',
-          userId: principal.userId,
-          keyId: principal.keyId,
-          handle: (request, response) => transport.handleRequest(request, response, request.body),
-          close: () => server.close(),
-        };
-        sessions.add(session);
-      },
-    });
-    transport.onclose = () => {
-      if (session) sessions.remove(session.id);
-    };
-    await server.connect(transport);
-    await transport.handleRequest(req, res, req.body);
-  }
+  const mcpHandler = createMcpHandler(({ authInfo }) => createServer(principalFrom(authInfo)), {
+    onerror: (error) => logger.debug({ err: error }, 'MCP request rejected'),
+  });
+  const serveMcp = toNodeHandler(mcpHandler, {
+    onerror: (error) => logger.error({ err: error }, 'MCP handler failed'),
+  });
 
-  router.post('/mcp', handleStreamable);
-  router.get('/mcp', handleStreamable);
-  router.delete('/mcp', handleStreamable);
+  router.all('/mcp', async (req, res) => {
+    (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoOf(principalOf(res));
+    await serveMcp(req, res);
+  });
 
   router.get('/sse', async (req, res) => {
     const principal = principalOf(res);
-    // Clients that cannot set headers authenticate with ?api_key=; their message URL needs it too.
-    const queryKey = new URL(req.originalUrl, 'http://localhost').searchParams.get('api_key');
-    const endpoint =
-      queryKey !== null && principal.method === 'api_key'
-        ? `/messages?api_key=${encodeURIComponent(queryKey)}`
-        : '/messages';
-    // The legacy transport is deprecated in the SDK but is what the original guide configures.
-    // eslint-disable-next-line @typescript-eslint/no-deprecated
-    const transport = new SSEServerTransport(endpoint, res);
-    const server = createServer(principal);
-    sessions.add({
-      id: transport.sessionId,
-      transport: 'sse',
-      userId: principal.userId,
-      keyId: principal.keyId,
-      handle: (request, response) => transport.handlePostMessage(request, response, request.body),
-      close: () => server.close(),
-    } satisfies McpSession);
-    const keepAlive = setInterval(() => {
-      if (!res.writableEnded) res.write(': keep-alive\n\n');
-    }, deps.keepAliveMs ?? 25_000);
-    keepAlive.unref();
-    res.on('close', () => {
-      clearInterval(keepAlive);
-      sessions.remove(transport.sessionId);
-      void server
-        .close()
-        .catch((error: unknown) => logger.debug({ err: error }, 'closing SSE session failed'));
-    });
-    await server.connect(transport);
+    await sseStreams.open(principal, res, deps.keyExpiry(principal));
   });
 
-  router.post('/messages', async (req, res) => {
-    const principal = principalOf(res);
+  router.post('/messages', async (req: Request, res: Response) => {
+    const principal = (res.locals as { principal?: Principal }).principal;
     const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : '';
-    const session = sessions.find(sessionId, 'sse', principal);
-    if (!session) {
-      sessionNotFound(res);
+    const body: unknown = req.body;
+    if (!isMessage(body)) {
+      jsonRpcError(res, 400, -32600, 'Invalid request: the body must be one JSON-RPC message');
       return;
     }
-    await session.handle(req, res);
+    if (sessionId === '' || !(await sseStreams.post(sessionId, principal, body))) {
+      jsonRpcError(res, 404, -32001, 'Session not found; open a new SSE stream');
+      return;
+    }
+    res.status(202).end('Accepted');
   });
 
   return router;

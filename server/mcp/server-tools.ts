@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import type { ConnectionService, UserConnection } from '../connections/connections.js';
 import type { KeyScope } from '../keys/keys.js';
 import { createProviderClient, type ProviderHttpOptions } from '../providers/index.js';

@@ -1,10 +1,14 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeJiraCloud, type JiraFake } from '../fakes/jira-cloud.js';
 import { startFakeJiraDataCenter } from '../fakes/jira-data-center.js';
 import { startFakeOpenProject, type OpenProjectFake } from '../fakes/openproject.js';
 import { createKey, registerAccount, request, type TestAccount } from '../support/http.js';
-import { connectMcpClient, mcpTransportKinds, textOf } from '../support/mcp.js';
+import {
+  connectMcpClient,
+  mcpTransportKinds,
+  textOf,
+  type McpClientLike as Client,
+} from '../support/mcp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 interface Listed {
@@ -230,11 +234,13 @@ describe('PM tools over MCP, through the server', () => {
         for (const write of ['create_issue', 'update_issue', 'transition_issue', 'add_comment'])
           expect(names).not.toContain(write);
         const before = aliceJira.state.issues.length;
-        const refused = await client.callTool({
-          name: 'create_issue',
-          arguments: { project_id: `${connectionIds.aliceJira}:ALPHA`, title: 'x' },
-        });
-        expect(refused.isError).toBe(true);
+        // An unknown tool is a protocol error (-32602), as the MCP specification says.
+        await expect(
+          client.callTool({
+            name: 'create_issue',
+            arguments: { project_id: `${connectionIds.aliceJira}:ALPHA`, title: 'x' },
+          }),
+        ).rejects.toThrow(/create_issue not found/);
         expect(aliceJira.state.issues.length).toBe(before);
       } finally {
         await client.close();

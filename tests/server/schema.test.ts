@@ -131,6 +131,8 @@ describe('migrations', () => {
     const [fromSqlite, fromPostgres] = [await sqliteShape(sqlite), await postgresShape(postgres)];
     expect(Object.keys(fromSqlite.tables).sort()).toEqual([
       'audit_log',
+      'mcp_sse_messages',
+      'mcp_sse_streams',
       'pm_provider_connections',
       'refresh_tokens',
       'user_mcp_api_keys',

@@ -65,15 +65,16 @@ describe('who sees which tools', () => {
     expect(listed.map((tool) => tool.name).sort()).toEqual([...readToolNames].sort());
     const before = jira.requests.length;
     for (const name of writeToolNames) {
-      const result = await tools.call(name, {
-        id: `${connection.id}:WEB-1`,
-        project_id: `${connection.id}:WEB`,
-        title: 't',
-        status: 'Done',
-        body: 'b',
-      });
-      expect(result.isError).toBe(true);
-      expect(result.text).toMatch(new RegExp(`${name}.*not found`));
+      // An unknown tool is a protocol error (-32602), as the MCP specification says.
+      await expect(
+        tools.call(name, {
+          id: `${connection.id}:WEB-1`,
+          project_id: `${connection.id}:WEB`,
+          title: 't',
+          status: 'Done',
+          body: 'b',
+        }),
+      ).rejects.toThrow(new RegExp(`${name}.*not found`));
     }
     expect(jira.requests.length).toBe(before);
     expect((await tools.call('list_projects')).isError).toBe(false);
@@ -81,9 +82,14 @@ describe('who sees which tools', () => {
   });
 
   it('the write handlers refuse on their own when the scope is read', async () => {
-    const context = contextOver([connection], { scope: 'write' });
-    const tools = await connectTools(context);
-    context.scope = 'read';
+    // Registered for a write key, then (in the same request) the handler sees a read scope.
+    const tools = await connectTools(() => {
+      const context = contextOver([connection], { scope: 'write' });
+      queueMicrotask(() => {
+        context.scope = 'read';
+      });
+      return context;
+    });
     const before = jira.requests.length;
     const result = await tools.call<{ error: { error_code: string } }>('add_comment', {
       id: `${connection.id}:WEB-1`,

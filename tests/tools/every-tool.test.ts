@@ -9,6 +9,7 @@ import {
   startFakeOpenProject,
 } from '../fakes/openproject.js';
 import { defined } from '../providers/support.js';
+import { protocolEras } from '../support/mcp.js';
 import { connectTools, contextOver, toolConnection, type ConnectedTools } from './support.js';
 
 interface RunningFake {
@@ -129,7 +130,12 @@ interface IssueItem {
   provider_type: string;
 }
 
-describe.each(cases)('every PM tool against $label', (providerCase) => {
+// The same tools in both protocol eras: 2026-07-28 (per request) and 2025 (initialize handshake).
+const casesByEra = cases.flatMap((providerCase) =>
+  protocolEras.map((era) => ({ ...providerCase, era })),
+);
+
+describe.each(casesByEra)('every PM tool against $label, $era era', (providerCase) => {
   let fake: RunningFake;
   let connection: ToolConnection;
   let tools: ConnectedTools;
@@ -144,7 +150,7 @@ describe.each(cases)('every PM tool against $label', (providerCase) => {
       ...(providerCase.email ? { email: providerCase.email } : {}),
       apiToken: providerCase.token,
     });
-    tools = await connectTools(contextOver([connection]));
+    tools = await connectTools(contextOver([connection]), providerCase.era);
   });
   afterAll(async () => {
     expect(fake.recordedText()).not.toMatch(/mcp_/);

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { connectEraClient, type McpClientLike, type ProtocolEra } from '../support/mcp.js';
 import {
   registerPmTools,
   type ToolConnection,
@@ -76,7 +79,7 @@ export interface ToolCallOutcome<S = Record<string, unknown>> {
 }
 
 export interface ConnectedTools {
-  client: Client;
+  client: McpClientLike;
   call<S = Record<string, unknown>>(
     name: string,
     args?: Record<string, unknown>,
@@ -86,14 +89,27 @@ export interface ConnectedTools {
   close(): Promise<void>;
 }
 
-/** The SDK's real Client, linked in memory to a real McpServer carrying the PM tools. */
-export async function connectTools(context: ToolContext): Promise<ConnectedTools> {
-  const server = new McpServer({ name: 'pm-mcp-test', version: '0.0.0' });
-  registerPmTools(server, context);
-  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverTransport);
-  const client = new Client({ name: 'pm-mcp-tools-test', version: '0.0.0' });
-  await client.connect(clientTransport);
+/**
+ * The PM tools served over real HTTP by SDK v2's per-request handler (as the server does, minus
+ * authentication), and the SDK's real client of the chosen protocol era connected to it. Tool
+ * suites run once per era: the tools must answer identically in both.
+ */
+export async function connectTools(
+  context: ToolContext | (() => ToolContext),
+  era: ProtocolEra = 'modern',
+): Promise<ConnectedTools> {
+  const contextOfRequest = typeof context === 'function' ? context : () => context;
+  const handler = createMcpHandler(() => {
+    const server = new McpServer({ name: 'pm-mcp-test', version: '0.0.0' });
+    registerPmTools(server, contextOfRequest());
+    return server;
+  });
+  const serve = toNodeHandler(handler);
+  const http = createServer((req, res) => void serve(req, res));
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const { port } = http.address() as AddressInfo;
+  const client = await connectEraClient(`http://127.0.0.1:${port}`, era);
   const transcript: string[] = [];
   return {
     client,
@@ -111,7 +127,9 @@ export async function connectTools(context: ToolContext): Promise<ConnectedTools
     },
     async close() {
       await client.close();
-      await server.close();
+      await handler.close();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
 }

@@ -12,7 +12,7 @@
  * each `ToolConnection.client()` returns `createProviderClient(...)` from `server/providers`.
  * Credentials are never tool arguments and never appear in results.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import type { ToolContext } from './context.js';
 import { registerReadTools } from './read-tools.js';
 import { registerWriteTools } from './write-tools.js';

@@ -3,8 +3,7 @@
  * out to every active connection at once (or the one named by `provider`), each with the
  * per-provider timeout; a failing provider becomes an entry in `errors` beside the others' results.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { providerDisplayNames } from '../../providers/index.js';
 import { maxPageSize, type ToolConnection, type ToolContext } from './context.js';
@@ -98,13 +97,13 @@ function listResult<Item>(
 }
 
 /** Input schemas are built once per process and shared by every session's server (memory per session). */
-const listProvidersInput = {
+const listProvidersInput = z.object({
   check: z
     .boolean()
     .optional()
     .describe('Test each active connection against its provider now (default false).'),
-};
-const listProjectsInput = {
+});
+const listProjectsInput = z.object({
   provider: providerArg,
   query: z
     .string()
@@ -113,8 +112,8 @@ const listProjectsInput = {
     .describe('Only projects whose name or key contains this text.'),
   limit: limitArg,
   cursor: cursorArg,
-};
-const searchIssuesInput = {
+});
+const searchIssuesInput = z.object({
   text: z
     .string()
     .min(1)
@@ -145,9 +144,11 @@ const searchIssuesInput = {
   provider: providerArg,
   limit: limitArg,
   cursor: cursorArg,
-};
-const listMyIssuesInput = { provider: providerArg, limit: limitArg, cursor: cursorArg };
-const getIssueInput = { id: z.string().min(3).describe('The issue id, e.g. "3f2a…:PROJ-12".') };
+});
+const listMyIssuesInput = z.object({ provider: providerArg, limit: limitArg, cursor: cursorArg });
+const getIssueInput = z.object({
+  id: z.string().min(3).describe('The issue id, e.g. "3f2a…:PROJ-12".'),
+});
 
 export function registerReadTools(server: McpServer, context: ToolContext): void {
   server.registerTool(

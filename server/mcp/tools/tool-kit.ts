@@ -3,7 +3,7 @@
  * connection" answer when there are none), resolving `"<connection id>:<key>"` ids (another
  * user's connection reads exactly like a missing one), and the paged fan-out of list tools.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { providerDisplayNames, type Page, type ProviderClient } from '../../providers/index.js';
 import {
   defaultPageSize,
@@ -58,9 +58,9 @@ export function guarded<A>(
   tool: string,
   handler: (args: A, signal: AbortSignal) => Promise<CallToolResult>,
 ) {
-  return async (args: A, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+  return async (args: A, ctx: { mcpReq: { signal: AbortSignal } }): Promise<CallToolResult> => {
     try {
-      return await handler(args, extra.signal);
+      return await handler(args, ctx.mcpReq.signal);
     } catch (error) {
       if (error instanceof ToolFailure) return error.result;
       context.onUnexpectedError?.(error, tool);

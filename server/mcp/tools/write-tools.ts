@@ -9,8 +9,7 @@
  * every field change, so an update can be undone); update and transition are idempotent (the same
  * call twice leaves the same state), create and comment are not.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ProviderClient } from '../../providers/index.js';
 import type { ToolConnection, ToolContext } from './context.js';
@@ -65,7 +64,7 @@ async function write<T>(
 }
 
 /** Input schemas are built once per process and shared by every session's server (memory per session). */
-const createIssueInput = {
+const createIssueInput = z.object({
   project_id: z
     .string()
     .min(3)
@@ -79,8 +78,8 @@ const createIssueInput = {
     .describe('Issue type name; the project default (Jira: Task) when omitted.'),
   assignee: z.string().min(1).optional().describe('"me" or a person\'s name, email or login.'),
   priority: z.string().min(1).optional().describe('Priority name, e.g. High.'),
-};
-const updateIssueInput = {
+});
+const updateIssueInput = z.object({
   id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
   title: z.string().trim().min(1).max(255).optional(),
   description: z.string().max(32_000).optional().describe('Markdown; replaces the description.'),
@@ -90,15 +89,15 @@ const updateIssueInput = {
     .optional()
     .describe('"me", a person\'s name, email or login, or "none" to unassign.'),
   priority: z.string().min(1).optional(),
-};
-const transitionIssueInput = {
+});
+const transitionIssueInput = z.object({
   id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
   status: z.string().trim().min(1).describe('The target status name.'),
-};
-const addCommentInput = {
+});
+const addCommentInput = z.object({
   id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
   body: z.string().trim().min(1).max(32_000).describe('The comment, in markdown.'),
-};
+});
 
 export function registerWriteTools(server: McpServer, context: ToolContext): void {
   const allowed = (): boolean => context.scope === 'write';
