@@ -9,6 +9,7 @@ if [ -z "${PM_MCP_TEST_INNER:-}" ]; then
   echo "== typecheck" && npm run --silent typecheck
   echo "== lint" && npm run --silent lint
   echo "== build renderer" && npm run --silent build:renderer >/dev/null
+  echo "== build server" && npm run --silent build:server
 fi
 
 if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-run-session >/dev/null 2>&1 \
