@@ -22,6 +22,7 @@ import {
 } from './cluster/cluster-events.js';
 import { authenticated, authenticatedIfPresented, errorHandler, originGuard } from './http/http.js';
 import type { KeyService } from './keys/keys.js';
+import { KeyLookupCache } from './keys/key-cache.js';
 import { keyRoutes } from './keys/routes.js';
 import { createLogger, redactSecrets, type Logger } from './log.js';
 import { mcpRoutes } from './mcp/endpoints.js';
@@ -65,6 +66,8 @@ export interface ServerApp {
   readonly connections: ConnectionService;
   readonly sseStreams: SseStreams;
   readonly events: ClusterEvents;
+  /** Key lookups served from memory while cross-instance notifications arrive (PostgreSQL). */
+  readonly keyCache: KeyLookupCache;
   /** This process among the instances sharing the database (logs, `pg_stat_activity`). */
   readonly instanceId: string;
   readonly http: Express;
@@ -93,16 +96,6 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     providerHttp: options.providerHttp,
     onBackgroundError: (error) => logger.warn({ err: error }, 'could not record key use'),
   });
-  const authenticator = new Authenticator({
-    db,
-    keys,
-    accessTokens,
-    allowUserIdAuth: config.allowUserIdAuth,
-    failures: new FailureLimiter(
-      options.authFailureLimit ?? { maxFailures: 30, windowMs: 5 * 60_000 },
-    ),
-    now,
-  });
   const instanceId = randomBytes(6).toString('hex');
   const events: ClusterEvents =
     config.database.kind === 'postgres'
@@ -115,6 +108,17 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
         })
       : new LocalClusterEvents();
 
+  const keyCache = new KeyLookupCache({ keys, events });
+  const authenticator = new Authenticator({
+    db,
+    keys: keyCache,
+    accessTokens,
+    allowUserIdAuth: config.allowUserIdAuth,
+    failures: new FailureLimiter(
+      options.authFailureLimit ?? { maxFailures: 30, windowMs: 5 * 60_000 },
+    ),
+    now,
+  });
   const createMcpServer = (principal: Principal): McpServer => {
     const server = new McpServer({ name: 'pm-mcp', version }, { capabilities: { tools: {} } });
     registerServerTools(server, {
@@ -262,6 +266,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     connections,
     sseStreams,
     events,
+    keyCache,
     instanceId,
     http: app,
     async start() {

@@ -4,7 +4,8 @@ import type { Db } from '../db/database.js';
 import { isUuid } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { looksLikeApiKey } from '../keys/key-format.js';
-import type { KeyScope, KeyService } from '../keys/keys.js';
+import type { KeyAuthenticator } from '../keys/key-cache.js';
+import type { KeyScope } from '../keys/keys.js';
 import type { FailureLimiter } from './failure-limiter.js';
 import type { AccessTokens } from './session-tokens.js';
 
@@ -28,7 +29,7 @@ export const invalidApiKeyError = (): AppError =>
 
 export interface AuthenticatorDeps {
   db: Db;
-  keys: KeyService;
+  keys: KeyAuthenticator;
   accessTokens: AccessTokens;
   allowUserIdAuth: boolean;
   failures: FailureLimiter;

@@ -219,6 +219,11 @@ export class KeyService {
     return { id: row.id, userId: row.user_id, scope: row.scope, expiresAt };
   }
 
+  /** A use of a key authenticated from a cache (no row at hand): at most one write a minute. */
+  noteUse(keyId: string): void {
+    this.#touchLastUsed(keyId, null, this.#deps.now());
+  }
+
   /** Which ids among these are no longer usable (revoked, expired or deleted). */
   async findUnusable(keyIds: readonly string[]): Promise<Set<string>> {
     if (keyIds.length === 0) return new Set();
