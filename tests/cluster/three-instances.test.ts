@@ -31,8 +31,8 @@ async function openStream(
     signal,
   });
   expect(response.status).toBe(200);
-  const reader = response.body?.getReader();
-  if (!reader) throw new Error('no SSE body');
+  if (!response.body) throw new Error('no SSE body');
+  const reader = response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const decoder = new TextDecoder();
   const events: string[] = [];
   let buffer = '';
@@ -66,10 +66,10 @@ async function openStream(
  * round robin without stickiness (deploy/nginx/pm-mcp-proxy.conf), as SPEC §3.9 deploys them.
  */
 describe('three server instances behind nginx on one PostgreSQL', { timeout: 180_000 }, () => {
-  let dropSchema: () => Promise<void>;
+  let dropSchema: (() => Promise<void>) | undefined;
   let instances: ServerProcess[] = [];
-  let nginx: NginxProcess;
-  let jira: JiraFake;
+  let nginx: NginxProcess | undefined;
+  let jira: JiraFake | undefined;
   let alice: TestAccount;
   let key: CreatedKey;
   let env: Record<string, string>;
@@ -79,13 +79,18 @@ describe('three server instances behind nginx on one PostgreSQL', { timeout: 180
     if (!found) throw new Error(`no instance ${index}`);
     return found;
   };
+  const balancer = (): NginxProcess => {
+    if (!nginx) throw new Error('nginx did not start');
+    return nginx;
+  };
   const session = (account: TestAccount) => ({ authorization: `Bearer ${account.accessToken}` });
 
   beforeAll(async () => {
     await ensureServerBuild();
     const schema = await createPostgresSchema();
     dropSchema = () => schema.drop();
-    jira = await startFakeJiraCloud();
+    const fake = await startFakeJiraCloud();
+    jira = fake;
     env = {
       DATABASE_URL: `${postgresUrl}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`,
       PM_MCP_SECRET_KEY: randomBytes(32).toString('hex'),
@@ -94,17 +99,18 @@ describe('three server instances behind nginx on one PostgreSQL', { timeout: 180
     };
     // All three at once on an empty database: the migrations' lock lets one apply them.
     instances = await Promise.all([0, 1, 2].map(() => startServerProcess(env)));
-    nginx = await startNginx(instances.map((server) => server.port));
-    alice = await registerAccount(nginx.url, 'Alice');
-    key = await createKey(nginx.url, alice);
-    const user = jira.state.users[0];
+    const proxy = await startNginx(instances.map((server) => server.port));
+    nginx = proxy;
+    alice = await registerAccount(proxy.url, 'Alice');
+    key = await createKey(proxy.url, alice);
+    const user = fake.state.users[0];
     if (!user) throw new Error('fake Jira without users');
-    const added = await request(nginx.url, 'POST', '/api/users/me/providers', {
+    const added = await request(proxy.url, 'POST', '/api/users/me/providers', {
       headers: session(alice),
       body: {
         provider_type: 'jira',
         name: 'Team Jira',
-        base_url: jira.url,
+        base_url: fake.url,
         email: user.email,
         api_token: user.token,
       },
@@ -129,7 +135,7 @@ describe('three server instances behind nginx on one PostgreSQL', { timeout: 180
   });
 
   it.each(allMcpClientKinds)('answers 100 calls of a %s client through nginx', async (kind) => {
-    const client = await connectMcpClient(nginx.url, kind, {
+    const client = await connectMcpClient(balancer().url, kind, {
       headers: { 'X-MCP-API-Key': key.api_key },
     });
     try {
@@ -233,7 +239,7 @@ describe('three server instances behind nginx on one PostgreSQL', { timeout: 180
   it('loses no call when one instance is stopped with SIGTERM under load', async () => {
     const clients: McpClientLike[] = await Promise.all(
       Array.from({ length: 16 }, () =>
-        connectMcpClient(nginx.url, 'modern', { headers: { 'X-MCP-API-Key': key.api_key } }),
+        connectMcpClient(balancer().url, 'modern', { headers: { 'X-MCP-API-Key': key.api_key } }),
       ),
     );
     let running = true;
