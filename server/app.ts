@@ -23,7 +23,7 @@ import { mcpRoutes } from './mcp/endpoints.js';
 import type { ProviderHttpOptions } from './providers/index.js';
 import { SessionRegistry } from './mcp/sessions.js';
 import { registerServerTools } from './mcp/server-tools.js';
-import { createAccountServices } from './services.js';
+import { createAccountServices, providerHttpOptions } from './services.js';
 import { meRoutes } from './users/routes.js';
 import { version } from './version.js';
 
@@ -37,8 +37,11 @@ export interface ServerAppOptions {
   database?: DatabaseOptions;
   /** How often open sessions are checked against revocations made on other instances. */
   revocationSweepMs?: number;
-  /** Provider HTTP behaviour (timeouts, retry waits); tests shorten them. */
-  providerHttp?: ProviderHttpOptions;
+  /**
+   * Provider HTTP behaviour (timeouts, retry waits, DNS); tests shorten them. The allow-list comes
+   * from the configuration (`PM_MCP_PROVIDER_ALLOWED_HOSTS`), never from here.
+   */
+  providerHttp?: Omit<ProviderHttpOptions, 'allowedHosts'>;
   /** Per-provider timeout of fan-out tool calls. */
   providerTimeoutMs?: number;
   now?: () => Date;
@@ -86,6 +89,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     void sessions.closeByKey(keyId);
   });
 
+  const providerHttp = providerHttpOptions(config, options.providerHttp);
   // One JSON-schema validator for every session's server (each would otherwise build its own Ajv).
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const createMcpServer = (principal: Principal): McpServer => {
@@ -97,7 +101,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       userId: principal.userId,
       scope: principal.scope,
       connections,
-      providerHttp: options.providerHttp,
+      providerHttp,
       perProviderTimeoutMs: options.providerTimeoutMs,
       onUnexpectedError: (error, tool) =>
         logger.error({ err: error, tool }, 'tool failed unexpectedly'),

@@ -38,10 +38,19 @@ export interface CredentialCheck {
 }
 
 /**
+ * `verify`: settings about to be saved (a new connection, a new base URL or credential), whose
+ * base URL is not trusted yet. `retest`: a stored connection checked again.
+ */
+export type CredentialCheckPurpose = 'verify' | 'retest';
+
+/**
  * Checks settings against the provider (and refuses unsafe base URLs). Injected so the
  * connection store knows nothing of provider HTTP.
  */
-export type CredentialChecker = (settings: ConnectionSettings) => Promise<CredentialCheck>;
+export type CredentialChecker = (
+  settings: ConnectionSettings,
+  purpose: CredentialCheckPurpose,
+) => Promise<CredentialCheck>;
 
 export interface ConnectionServiceDeps {
   db: Db;
@@ -115,7 +124,7 @@ export class ConnectionService {
       email: input.email,
       apiToken: input.apiToken,
     });
-    const check = await this.#deps.checkCredentials(settings);
+    const check = await this.#deps.checkCredentials(settings, 'verify');
     if (!check.ok) throw new AppError('provider_rejected', check.message);
     const id = randomUUID();
     const timestamp = now().toISOString();
@@ -173,7 +182,7 @@ export class ConnectionService {
         email: patch.email ?? current.email,
         apiToken: patch.apiToken ?? current.apiToken,
       });
-      const check = await this.#deps.checkCredentials(settings);
+      const check = await this.#deps.checkCredentials(settings, 'verify');
       if (!check.ok) throw new AppError('provider_rejected', check.message);
       Object.assign(update, {
         base_url: settings.baseUrl,
@@ -211,7 +220,7 @@ export class ConnectionService {
   /** Checks the stored credentials now and keeps the result. */
   async test(userId: string, id: string): Promise<CredentialCheck> {
     const row = await this.#owned(userId, id);
-    const check = await this.#deps.checkCredentials(this.#settingsOf(row));
+    const check = await this.#deps.checkCredentials(this.#settingsOf(row), 'retest');
     await this.recordCheck(userId, id, check);
     return check;
   }
