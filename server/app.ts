@@ -29,7 +29,7 @@ import { mcpRoutes } from './mcp/endpoints.js';
 import type { ProviderHttpOptions } from './providers/index.js';
 import { SseStreams, type SseStreamLimits } from './mcp/sse-streams.js';
 import { registerServerTools } from './mcp/server-tools.js';
-import { createAccountServices } from './services.js';
+import { createAccountServices, providerHttpOptions } from './services.js';
 import { meRoutes } from './users/routes.js';
 import { version } from './version.js';
 
@@ -50,8 +50,11 @@ export interface ServerAppOptions {
   sseLimits?: Partial<SseStreamLimits>;
   /** The longest SIGTERM waits for requests in flight before closing their connections. */
   drainTimeoutMs?: number;
-  /** Provider HTTP behaviour (timeouts, retry waits); tests shorten them. */
-  providerHttp?: ProviderHttpOptions;
+  /**
+   * Provider HTTP behaviour (timeouts, retry waits, DNS); tests shorten them. The allow-list comes
+   * from the configuration (`PM_MCP_PROVIDER_ALLOWED_HOSTS`), never from here.
+   */
+  providerHttp?: Omit<ProviderHttpOptions, 'allowedHosts'>;
   /** Per-provider timeout of fan-out tool calls. */
   providerTimeoutMs?: number;
   now?: () => Date;
@@ -119,13 +122,14 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     ),
     now,
   });
+  const providerHttp = providerHttpOptions(config, options.providerHttp);
   const createMcpServer = (principal: Principal): McpServer => {
     const server = new McpServer({ name: 'pm-mcp', version }, { capabilities: { tools: {} } });
     registerServerTools(server, {
       userId: principal.userId,
       scope: principal.scope,
       connections,
-      providerHttp: options.providerHttp,
+      providerHttp,
       perProviderTimeoutMs: options.providerTimeoutMs,
       onUnexpectedError: (error, tool) =>
         logger.error({ err: error, tool }, 'tool failed unexpectedly'),

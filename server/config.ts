@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAllowedHosts } from './providers/url-guard.js';
 
 /**
  * The server's configuration, read from the environment once at start and frozen. A bad value
@@ -25,6 +26,11 @@ export interface ServerConfig {
   };
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlDays: number;
+  /**
+   * `PM_MCP_PROVIDER_ALLOWED_HOSTS`: host names, `*.domain`, addresses and CIDR ranges a provider
+   * base URL may reach although loopback, private or link-local (refused otherwise).
+   */
+  readonly providerAllowedHosts: readonly string[];
 }
 
 export type DatabaseTarget =
@@ -93,6 +99,17 @@ const envSchema = z.object({
   PM_MCP_KEY_MAX_EXPIRY_DAYS: z.union([z.literal('none'), positiveDays]).default(365),
   PM_MCP_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   PM_MCP_REFRESH_TOKEN_TTL_DAYS: positiveDays.default(30),
+  PM_MCP_PROVIDER_ALLOWED_HOSTS: z
+    .string()
+    .transform((value, context) => {
+      try {
+        return parseAllowedHosts(value);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .default([]),
 });
 
 function parseDatabaseUrl(value: string): DatabaseTarget {
@@ -171,5 +188,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keys: Object.freeze({ defaultExpiryDays, maxExpiryDays }),
     accessTokenTtlSeconds: values.PM_MCP_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: values.PM_MCP_REFRESH_TOKEN_TTL_DAYS,
+    providerAllowedHosts: values.PM_MCP_PROVIDER_ALLOWED_HOSTS,
   });
 }

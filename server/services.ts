@@ -28,6 +28,17 @@ export interface AccountServicesOptions {
 }
 
 /**
+ * The provider HTTP options every provider client of this server uses: the operator's allow-list
+ * from the configuration, over whatever timing a caller (tests) set.
+ */
+export function providerHttpOptions(
+  config: ServerConfig,
+  options: ProviderHttpOptions | undefined,
+): ProviderHttpOptions {
+  return { ...options, allowedHosts: config.providerAllowedHosts };
+}
+
+/**
  * Builds them from the configuration, the same way for the server and for the operator's
  * commands, so both derive the same secrets and apply the same key lifetimes.
  */
@@ -60,7 +71,7 @@ export function createAccountServices(
     db,
     encryptionKey: deriveKey(config.secretKey, 'provider-credentials'),
     now,
-    checkCredentials: providerCredentialChecker(options.providerHttp),
+    checkCredentials: providerCredentialChecker(providerHttpOptions(config, options.providerHttp)),
   });
   return { accessTokens, keys, accounts, connections };
 }

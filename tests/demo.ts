@@ -36,6 +36,8 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       DATABASE_URL: `sqlite:${path.join(folder, 'demo.sqlite')}`,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      // The sandbox providers listen on loopback, refused as a provider address by default.
+      PM_MCP_PROVIDER_ALLOWED_HOSTS: '127.0.0.1',
     }),
   );
   const stop = async () => {

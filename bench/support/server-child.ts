@@ -118,7 +118,8 @@ if ((childDatabase === 'sqlite' || childDatabase === 'postgres') && process.send
   startChildMain(async () => {
     const server = await startTestServer({
       database: childDatabase,
-      env: { LOG_LEVEL: 'warn' },
+      // The fake Jira sites (B4) listen on loopback, refused as provider addresses by default.
+      env: { LOG_LEVEL: 'warn', PM_MCP_PROVIDER_ALLOWED_HOSTS: '127.0.0.1' },
     });
     const commands: ServerCommands = {
       seedKeys: ({ userId, filler, hashes }) =>

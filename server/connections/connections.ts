@@ -38,10 +38,19 @@ export interface CredentialCheck {
 }
 
 /**
+ * `verify`: settings about to be saved (a new connection, a new base URL or credential), whose
+ * base URL is not trusted yet. `retest`: a stored connection checked again.
+ */
+export type CredentialCheckPurpose = 'verify' | 'retest';
+
+/**
  * Checks settings against the provider (and refuses unsafe base URLs). Injected so the
  * connection store knows nothing of provider HTTP.
  */
-export type CredentialChecker = (settings: ConnectionSettings) => Promise<CredentialCheck>;
+export type CredentialChecker = (
+  settings: ConnectionSettings,
+  purpose: CredentialCheckPurpose,
+) => Promise<CredentialCheck>;
 
 export interface ConnectionServiceDeps {
   db: Db;
@@ -87,6 +96,33 @@ export function normaliseBaseUrl(raw: string): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+/**
+ * A PATCH moving a connection to another base URL must carry the credential for it (`api_token`,
+ * and `email` for Jira Cloud): sending the stored one would hand a long-lived provider token to
+ * whoever holds a short-lived session (issue 10, item 2).
+ */
+function requireCredentialsForNewHost(
+  providerType: ProviderType,
+  patch: { email?: string | undefined; apiToken?: string | undefined },
+): void {
+  const missing: { path: string; message: string }[] = [];
+  if (!patch.apiToken) {
+    missing.push({
+      path: 'api_token',
+      message: 'required when base_url changes (the stored credential is never sent to a new host)',
+    });
+  }
+  if (providerType === 'jira' && !patch.email) {
+    missing.push({ path: 'email', message: 'required with the API token when base_url changes' });
+  }
+  if (missing.length === 0) return;
+  throw new AppError(
+    'validation_failed',
+    missing.map((issue) => `${issue.path}: ${issue.message}`).join('; '),
+    { details: { issues: missing } },
+  );
+}
+
 /** Each user's Jira / OpenProject connections, credentials encrypted at rest. */
 export class ConnectionService {
   readonly #deps: ConnectionServiceDeps;
@@ -115,7 +151,7 @@ export class ConnectionService {
       email: input.email,
       apiToken: input.apiToken,
     });
-    const check = await this.#deps.checkCredentials(settings);
+    const check = await this.#deps.checkCredentials(settings, 'verify');
     if (!check.ok) throw new AppError('provider_rejected', check.message);
     const id = randomUUID();
     const timestamp = now().toISOString();
@@ -168,12 +204,15 @@ export class ConnectionService {
     if (patch.name !== undefined) update.name = patch.name.trim();
     if (patch.isActive !== undefined) update.is_active = patch.isActive;
     if (changesConnection) {
+      const baseUrl = patch.baseUrl === undefined ? row.base_url : normaliseBaseUrl(patch.baseUrl);
+      // The stored credential never goes to another host: a new base URL brings its own.
+      if (baseUrl !== row.base_url) requireCredentialsForNewHost(row.provider_type, patch);
       const current = this.#decrypt(row);
-      const settings = this.#validated(row.provider_type, patch.baseUrl ?? row.base_url, {
+      const settings = this.#validated(row.provider_type, baseUrl, {
         email: patch.email ?? current.email,
         apiToken: patch.apiToken ?? current.apiToken,
       });
-      const check = await this.#deps.checkCredentials(settings);
+      const check = await this.#deps.checkCredentials(settings, 'verify');
       if (!check.ok) throw new AppError('provider_rejected', check.message);
       Object.assign(update, {
         base_url: settings.baseUrl,
@@ -211,7 +250,7 @@ export class ConnectionService {
   /** Checks the stored credentials now and keeps the result. */
   async test(userId: string, id: string): Promise<CredentialCheck> {
     const row = await this.#owned(userId, id);
-    const check = await this.#deps.checkCredentials(this.#settingsOf(row));
+    const check = await this.#deps.checkCredentials(this.#settingsOf(row), 'retest');
     await this.recordCheck(userId, id, check);
     return check;
   }

@@ -2,7 +2,11 @@
  * The one HTTP layer every provider client uses (axios underneath). It owns what all three APIs
  * need and none should repeat:
  * - the base-URL guard (`assertSafeProviderBaseUrl` before the first request, and a guarded DNS
- *   lookup on every connection; no redirects are followed);
+ *   lookup in every new socket, both under the operator's allow-list; no redirects are followed);
+ * - for a base URL not yet verified (`hideUpstreamDetails`), errors that say only what happened
+ *   (status, timeout, unreachable), never the upstream body, a redirect's `Location`, the shape of
+ *   an unexpected answer or a system error code: nothing that would let a user read or scan what
+ *   sits behind an address the server can reach;
  * - a per-request timeout and an optional `AbortSignal`;
  * - bounded retries on 429 and 503 honouring `Retry-After` (a cap on attempts, on each wait and
  *   on the total wait; a `Retry-After` beyond the cap gives up at once with a rate-limit error);
@@ -35,6 +39,7 @@ import {
   assertSafeProviderBaseUrl,
   describeUrl,
   guardedLookup,
+  ProviderAllowList,
   type AddressLookup,
 } from './url-guard.js';
 
@@ -52,10 +57,24 @@ export interface ProviderHttpOptions {
   /** Wait before a retry when the provider gave no `Retry-After` (doubles each time). Default 500. */
   fallbackRetryDelayMs?: number;
   /** DNS resolution for the base-URL guard (tests inject one). Default `dns.lookup`. */
-  lookup?: AddressLookup;
+  lookup?: AddressLookup | undefined;
+  /**
+   * The operator's `PM_MCP_PROVIDER_ALLOWED_HOSTS` entries (host names, `*.domain`, addresses,
+   * CIDR ranges) that may be reached although loopback, private or link-local. Default none.
+   */
+  allowedHosts?: readonly string[] | undefined;
+  /**
+   * The base URL is not verified yet (a connection being created or re-pointed): errors carry no
+   * upstream body, redirect target, answer shape or system error code. Default false.
+   */
+  hideUpstreamDetails?: boolean | undefined;
 }
 
-export const defaultProviderHttpOptions: Readonly<Required<Omit<ProviderHttpOptions, 'lookup'>>> = {
+type TimingOptions = Required<
+  Omit<ProviderHttpOptions, 'lookup' | 'allowedHosts' | 'hideUpstreamDetails'>
+>;
+
+export const defaultProviderHttpOptions: Readonly<TimingOptions> = {
   timeoutMs: 10_000,
   maxAttempts: 3,
   maxRetryWaitMs: 5_000,
@@ -95,8 +114,10 @@ export class ProviderHttp {
   /** "Jira Cloud", "Jira Data Center", "OpenProject": how messages name the provider. */
   readonly label: string;
   readonly #authorization: string;
-  readonly #options: Required<Omit<ProviderHttpOptions, 'lookup'>>;
+  readonly #options: TimingOptions;
   readonly #lookup: AddressLookup | undefined;
+  readonly #allowList: ProviderAllowList;
+  readonly #hideUpstreamDetails: boolean;
   readonly #axios: AxiosInstance;
   #guard: Promise<URL> | undefined;
 
@@ -106,6 +127,8 @@ export class ProviderHttp {
     this.label = providerDisplayNames[config.providerType];
     this.#authorization = config.authorization;
     this.#lookup = options.lookup;
+    this.#allowList = new ProviderAllowList(options.allowedHosts ?? []);
+    this.#hideUpstreamDetails = options.hideUpstreamDetails ?? false;
     this.#options = {
       timeoutMs: options.timeoutMs ?? defaultProviderHttpOptions.timeoutMs,
       maxAttempts: Math.max(1, options.maxAttempts ?? defaultProviderHttpOptions.maxAttempts),
@@ -121,7 +144,7 @@ export class ProviderHttp {
       maxRedirects: 0,
       maxContentLength: 20 * 1024 * 1024,
       validateStatus: () => true,
-      lookup: guardedLookup(this.#lookup),
+      lookup: guardedLookup({ lookup: this.#lookup, allowedHosts: this.#allowList }),
       responseType: 'json',
     });
   }
@@ -166,7 +189,10 @@ export class ProviderHttp {
   }
 
   async #checkBaseUrl(): Promise<void> {
-    this.#guard ??= assertSafeProviderBaseUrl(this.baseUrl, { lookup: this.#lookup });
+    this.#guard ??= assertSafeProviderBaseUrl(this.baseUrl, {
+      lookup: this.#lookup,
+      allowedHosts: this.#allowList,
+    });
     await this.#guard;
   }
 
@@ -211,10 +237,11 @@ export class ProviderHttp {
         { timedOut: true },
       );
     }
-    const systemCode =
-      (cause instanceof Error && 'code' in cause && typeof cause.code === 'string'
-        ? cause.code
-        : undefined) ?? code;
+    const systemCode = this.#hideUpstreamDetails
+      ? undefined
+      : ((cause instanceof Error && 'code' in cause && typeof cause.code === 'string'
+          ? cause.code
+          : undefined) ?? code);
     return new ProviderUnavailableError(
       `Could not reach ${where}${systemCode ? ` (${systemCode})` : ''}. Check the base URL and that the server is up.`,
     );
@@ -245,6 +272,12 @@ export class ProviderHttp {
     const parsed = request.schema.safeParse(response.data);
     if (parsed.success) return parsed.data;
     const where = `${request.method} ${pathOnly(request.path)}`;
+    if (this.#hideUpstreamDetails) {
+      throw new ProviderResponseError(
+        `${this.label} at ${describeUrl(new URL(this.baseUrl))} did not answer ${where} the way ${this.label} does. Check the base URL (scheme, host and context path).`,
+        { status: response.status },
+      );
+    }
     if (typeof response.data === 'string' || response.data === undefined) {
       throw new ProviderResponseError(
         `${this.label} at ${describeUrl(new URL(this.baseUrl))} did not answer ${where} with JSON. Is the base URL the ${this.label} site (not a login page or proxy)?`,
@@ -289,11 +322,13 @@ export class ProviderHttp {
   #errorFor(response: AxiosResponse<unknown>, request: ProviderRequest<unknown>): ProviderError {
     const { status } = response;
     const where = `${request.method} ${pathOnly(request.path)}`;
-    const body = describeErrorBody(response.data);
+    const body = this.#hideUpstreamDetails
+      ? { message: '', fieldErrors: {} }
+      : describeErrorBody(response.data);
     const said = body.message ? `: ${body.message}` : '.';
     const options = { status };
     if (status >= 300 && status < 400) {
-      const location = headerOf(response, 'location');
+      const location = this.#hideUpstreamDetails ? undefined : headerOf(response, 'location');
       let target = '';
       if (location) {
         try {

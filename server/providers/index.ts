@@ -9,7 +9,9 @@
  *   `{ ok: false, code, message }` with the provider's reason, for the connections API
  *   ("checked before saved", "last check"). An unsafe base URL is thrown as
  *   `UnsafeProviderUrlError` (a 400 for the caller, not a provider refusal).
- * - `assertSafeProviderBaseUrl(url)`: the SSRF guard on its own, to refuse a URL early.
+ * - `assertSafeProviderBaseUrl(url, { allowedHosts? })`: the SSRF guard on its own, to refuse a URL
+ *   early. `httpOptions.allowedHosts` carries the operator's `PM_MCP_PROVIDER_ALLOWED_HOSTS` to
+ *   every client; `httpOptions.hideUpstreamDetails` is for a base URL not verified yet.
  *
  * Errors are the typed `ProviderError`s of `./errors.ts`, each with a stable `code`.
  */
@@ -25,7 +27,7 @@ import {
   type ProviderType,
 } from './types.js';
 
-export { assertSafeProviderBaseUrl } from './url-guard.js';
+export { assertSafeProviderBaseUrl, parseAllowedHosts } from './url-guard.js';
 export type { ProviderHttpOptions } from './http.js';
 export * from './errors.js';
 export * from './types.js';

@@ -251,14 +251,14 @@ describe('the provider HTTP layer', () => {
       ['ftp://jira.example.com', /must use http or https, not ftp/],
       ['file:///etc/passwd', /must use http or https/],
       ['https://user:pass@jira.example.com', /must not contain a user name or password/],
-      ['http://169.254.169.254/latest/meta-data', /link-local or cloud-metadata/],
-      ['http://0xa9fea9fe/', /link-local or cloud-metadata/],
-      ['http://[fe80::1]:8080/', /link-local or cloud-metadata/],
-      ['http://[fd00:ec2::254]/', /link-local or cloud-metadata/],
-      ['http://[::ffff:169.254.169.254]/', /link-local or cloud-metadata/],
-      ['http://100.100.100.200/', /link-local or cloud-metadata/],
-      ['http://metadata.google.internal/computeMetadata/v1/', /link-local or cloud-metadata/],
-      ['http://Metadata.Google.Internal./', /link-local or cloud-metadata/],
+      ['http://169.254.169.254/latest/meta-data', /cloud-metadata address, which is always/],
+      ['http://0xa9fea9fe/', /cloud-metadata/],
+      ['http://[fe80::1]:8080/', /a link-local address/],
+      ['http://[fd00:ec2::254]/', /cloud-metadata/],
+      ['http://[::ffff:169.254.169.254]/', /cloud-metadata/],
+      ['http://100.100.100.200/', /cloud-metadata/],
+      ['http://metadata.google.internal/computeMetadata/v1/', /cloud-metadata/],
+      ['http://Metadata.Google.Internal./', /cloud-metadata/],
       ['not a url', /not an absolute URL/],
     ])('refuses %s', async (candidate, message) => {
       const error = await failureOf(() => assertSafeProviderBaseUrl(candidate));
@@ -273,8 +273,11 @@ describe('the provider HTTP layer', () => {
       'http://10.0.0.5',
       'https://192.168.1.10',
       'http://[::1]:8080',
-    ])('allows loopback and private %s', async (candidate) => {
-      await expect(assertSafeProviderBaseUrl(candidate)).resolves.toBeInstanceOf(URL);
+    ])('allows loopback and private %s when the operator allowed it', async (candidate) => {
+      const allowedHosts = ['127.0.0.1', 'localhost', '10.0.0.0/8', '192.168.0.0/16', '::1'];
+      await expect(assertSafeProviderBaseUrl(candidate, { allowedHosts })).resolves.toBeInstanceOf(
+        URL,
+      );
     });
 
     it('checks every address a name resolves to', async () => {
@@ -287,7 +290,7 @@ describe('the provider HTTP layer', () => {
         assertSafeProviderBaseUrl('https://jira.evil.test', { lookup }),
       );
       expect(error.message).toBe(
-        'The provider host jira.evil.test resolves to a link-local or cloud-metadata address, which is refused.',
+        'The provider host jira.evil.test resolves to a cloud-metadata address, which is always refused.',
       );
     });
 

@@ -9,6 +9,8 @@ export const fastHttp: ProviderHttpOptions = {
   maxRetryWaitMs: 2_000,
   maxTotalRetryWaitMs: 4_000,
   fallbackRetryDelayMs: 10,
+  // The fakes listen on loopback, which a provider base URL may not reach by default.
+  allowedHosts: ['127.0.0.1'],
 };
 
 /** Runs `operation`, expecting it to fail with an error of `type`; returns the error. */

@@ -94,6 +94,8 @@ describe.each(databaseKinds)('the admin command line on %s', { timeout: 120_000 
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',
       PORT: '0',
+      // The fake Jira listens on loopback, refused as a provider address by default.
+      PM_MCP_PROVIDER_ALLOWED_HOSTS: '127.0.0.1',
     };
     jira = await startFakeJiraCloud();
   }, 300_000);

@@ -40,12 +40,30 @@ describe('server configuration', () => {
     [{ PM_MCP_KEY_DEFAULT_EXPIRY_DAYS: 'none' }, 'PM_MCP_KEY_DEFAULT_EXPIRY_DAYS'],
     [{ PM_MCP_KEY_DEFAULT_EXPIRY_DAYS: '400' }, 'PM_MCP_KEY_DEFAULT_EXPIRY_DAYS'],
     [{ PM_MCP_KEY_MAX_EXPIRY_DAYS: 'forever' }, 'PM_MCP_KEY_MAX_EXPIRY_DAYS'],
+    [{ PM_MCP_PROVIDER_ALLOWED_HOSTS: '10.0.0.0/33' }, 'PM_MCP_PROVIDER_ALLOWED_HOSTS'],
+    [{ PM_MCP_PROVIDER_ALLOWED_HOSTS: 'jira.corp, http://x' }, 'PM_MCP_PROVIDER_ALLOWED_HOSTS'],
+    [{ PM_MCP_PROVIDER_ALLOWED_HOSTS: '*' }, 'PM_MCP_PROVIDER_ALLOWED_HOSTS'],
+    [{ PM_MCP_PROVIDER_ALLOWED_HOSTS: 'fd00::/abc' }, 'PM_MCP_PROVIDER_ALLOWED_HOSTS'],
   ])('refuses %o and names %s', (env, variable) => {
     const folder = tempFolder();
     const attempt = () =>
       loadConfig({ DATABASE_URL: `sqlite:${path.join(folder, 'db.sqlite')}`, ...env });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(new RegExp(`^Invalid configuration: ${variable} `));
+  });
+
+  it('reads PM_MCP_PROVIDER_ALLOWED_HOSTS as a comma list (none by default)', () => {
+    const sqlite = `sqlite:${path.join(tempFolder(), 'db.sqlite')}`;
+    expect(loadConfig({ DATABASE_URL: sqlite }).providerAllowedHosts).toEqual([]);
+    expect(
+      loadConfig({
+        DATABASE_URL: sqlite,
+        PM_MCP_PROVIDER_ALLOWED_HOSTS: ' jira.corp.example , 10.0.0.0/8,*.intra.example,,::1 ',
+      }).providerAllowedHosts,
+    ).toEqual(['jira.corp.example', '10.0.0.0/8', '*.intra.example', '::1']);
+    expect(() =>
+      loadConfig({ DATABASE_URL: sqlite, PM_MCP_PROVIDER_ALLOWED_HOSTS: 'jira.corp, http://x' }),
+    ).toThrow('has an invalid entry "http://x"');
   });
 
   it('caps key lifetimes at 90 / 365 days unless both are none', () => {

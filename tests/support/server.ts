@@ -52,6 +52,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       kind === 'postgres' ? postgresUrl : `sqlite:${path.join(folder, 'pm-mcp.sqlite')}`,
     PM_MCP_SECRET_KEY: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'info',
+    // The provider fakes listen on loopback, which a provider base URL may not reach by default.
+    PM_MCP_PROVIDER_ALLOWED_HOSTS: '127.0.0.1',
     ...options.env,
   });
   const logs: string[] = [];

@@ -21,6 +21,8 @@ export const toolHttp: ProviderHttpOptions = {
   maxAttempts: 2,
   maxRetryWaitMs: 1_000,
   fallbackRetryDelayMs: 10,
+  // The fakes listen on loopback, which a provider base URL may not reach by default.
+  allowedHosts: ['127.0.0.1'],
 };
 
 export interface ConnectionSpec {

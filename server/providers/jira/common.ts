@@ -5,7 +5,7 @@
  * pagination (`nextPageToken` vs `startAt`/`total`) and project listing — is a `JiraFlavour`.
  */
 import { z } from 'zod';
-import { ProviderValidationError, UnknownStatusError } from '../errors.js';
+import { ProviderResponseError, ProviderValidationError, UnknownStatusError } from '../errors.js';
 import { segment, type ProviderHttp } from '../http.js';
 import {
   recentCommentLimit,
@@ -236,7 +236,13 @@ export class JiraClient implements ProviderClient {
 
   async checkCredentials(options: CallOptions = {}): Promise<Account> {
     const user = await this.#fetchMyself(options);
-    const id = this.#flavour.userId(user) ?? user.key ?? '';
+    const id = this.#flavour.userId(user) ?? user.key;
+    // Any JSON object fits the lenient user schema; a check only passes when Jira names the user.
+    if (!id) {
+      throw new ProviderResponseError(
+        `${this.#http.label} answered GET ${this.#prefix}/myself without naming the user. Check the base URL.`,
+      );
+    }
     return {
       id,
       displayName: user.displayName ?? id,
