@@ -50,6 +50,8 @@ export interface ServerAppOptions {
   sseLimits?: Partial<SseStreamLimits>;
   /** The longest SIGTERM waits for requests in flight before closing their connections. */
   drainTimeoutMs?: number;
+  /** First wait before the PostgreSQL listener reconnects (tests lengthen it to hold an outage). */
+  listenerReconnectDelayMs?: number;
   /**
    * Provider HTTP behaviour (timeouts, retry waits, DNS); tests shorten them. The allow-list comes
    * from the configuration (`PM_MCP_PROVIDER_ALLOWED_HOSTS`), never from here.
@@ -108,6 +110,9 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
           db,
           logger,
           instanceId,
+          ...(options.listenerReconnectDelayMs
+            ? { reconnectDelayMs: options.listenerReconnectDelayMs }
+            : {}),
         })
       : new LocalClusterEvents();
 

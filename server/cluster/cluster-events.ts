@@ -92,6 +92,8 @@ export interface PostgresClusterEventsOptions {
   logger: Logger;
   /** Named in `pg_stat_activity.application_name`, so operators (and tests) can find it. */
   instanceId: string;
+  /** First wait before reconnecting (doubling up to `maxReconnectDelayMs`). */
+  reconnectDelayMs?: number;
   /** Longest wait between reconnection attempts. */
   maxReconnectDelayMs?: number;
 }
@@ -108,12 +110,13 @@ export class PostgresClusterEvents extends EventEmitter<ClusterEventMap> impleme
   #channel: string | undefined;
   #listening = false;
   #stopped = false;
-  #reconnectDelayMs = 100;
+  #reconnectDelayMs: number;
   #reconnectTimer: NodeJS.Timeout | undefined;
 
   constructor(options: PostgresClusterEventsOptions) {
     super();
     this.#options = options;
+    this.#reconnectDelayMs = options.reconnectDelayMs ?? 100;
   }
 
   listening(): boolean {
@@ -188,7 +191,7 @@ export class PostgresClusterEvents extends EventEmitter<ClusterEventMap> impleme
       return;
     }
     this.#client = client;
-    this.#reconnectDelayMs = 100;
+    this.#reconnectDelayMs = this.#options.reconnectDelayMs ?? 100;
     this.#setListening(true);
   }
 
@@ -203,7 +206,10 @@ export class PostgresClusterEvents extends EventEmitter<ClusterEventMap> impleme
   #scheduleReconnect(): void {
     if (this.#stopped || this.#reconnectTimer) return;
     const delay = this.#reconnectDelayMs;
-    this.#reconnectDelayMs = Math.min(delay * 2, this.#options.maxReconnectDelayMs ?? 2_000);
+    this.#reconnectDelayMs = Math.min(
+      delay * 2,
+      Math.max(delay, this.#options.maxReconnectDelayMs ?? 2_000),
+    );
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       this.#connect().catch((error: unknown) => {
