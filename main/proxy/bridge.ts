@@ -1,19 +1,22 @@
 import type { Readable, Writable } from 'node:stream';
 import {
+  SdkHttpError,
   StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+  type JSONRPCMessage,
+  type RequestId,
+} from '@modelcontextprotocol/client';
 // The lint pattern for our own `server/` folder also matches the SDK's stdio server transport.
-// eslint-disable-next-line no-restricted-imports -- @modelcontextprotocol/sdk, not server/
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+// eslint-disable-next-line no-restricted-imports -- @modelcontextprotocol/server, not server/
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 
 /**
  * `pm-mcp bridge`: MCP over stdio (newline-delimited JSON-RPC) to the editor, relayed message by
  * message to the loopback proxy over Streamable HTTP. Claude Desktop only starts stdio servers,
  * so this is how it reaches the proxy. It is a transport-to-transport relay: the editor and the
  * server negotiate everything themselves; the bridge only keeps the HTTP session alive (it
- * re-initialises with the editor's own `initialize` when the server forgot the session).
+ * re-initialises with the editor's own `initialize` when the server forgot the session). SDK v2's
+ * HTTP transport derives the 2026-07-28 headers (`MCP-Protocol-Version`, `Mcp-Method`,
+ * `Mcp-Name`) from each message's `_meta` envelope, so editors of either era pass through.
  */
 export interface StdioBridgeOptions {
   /** The proxy's MCP endpoint, e.g. `http://127.0.0.1:8765/mcp`. */
@@ -110,7 +113,7 @@ export async function runStdioBridge(options: StdioBridgeOptions): Promise<numbe
     };
     transport.onerror = (error) => {
       // Failed sends are reported where they are caught; this is the server-to-client stream.
-      if (error instanceof StreamableHTTPError || finished) return;
+      if (error instanceof SdkHttpError || finished) return;
       if (CONNECTION_REFUSED_CODES.has(errorCode(error) ?? '')) return;
       say(`stream from the proxy: ${messageOf(error)}`);
     };
@@ -177,7 +180,7 @@ export async function runStdioBridge(options: StdioBridgeOptions): Promise<numbe
         proxyNotRunning();
         return;
       }
-      const sessionGone = error instanceof StreamableHTTPError && error.code === 404;
+      const sessionGone = error instanceof SdkHttpError && error.status === 404;
       if (sessionGone && !retried && initializeRequest && message !== initializeRequest) {
         try {
           await reinitialize(initializeRequest);
