@@ -1,11 +1,18 @@
 import { PassThrough } from 'node:stream';
+import { Client as ClientV2 } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStdioBridge } from '../../main/proxy/bridge.js';
 import { createKey, registerAccount, request, type TestAccount } from '../support/http.js';
-import { connectMcpClient, mcpTransportKinds, textOf } from '../support/mcp.js';
+import {
+  connectMcpClient,
+  mcpTransportKinds,
+  modernRevision,
+  textOf,
+  type McpClientLike,
+} from '../support/mcp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startProxy, type RunningProxy } from './support.js';
 
@@ -49,42 +56,62 @@ describe('the real server through the proxy', () => {
     });
   }
 
-  it('serves Claude Desktop through the stdio bridge', async () => {
-    const stdin = new PassThrough();
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    const exit = runStdioBridge({
-      url: `${running.baseUrl}/mcp`,
-      headers: { Authorization: `Bearer ${running.localToken}` },
-      stdin,
-      stdout,
-      stderr,
-    });
-    const buffer = new ReadBuffer();
-    const client = new Client({ name: 'claude-desktop-like', version: '1.0.0' });
-    await client.connect({
-      start() {
-        stdout.on('data', (chunk: Buffer) => {
-          buffer.append(chunk);
-          for (let message = buffer.readMessage(); message; message = buffer.readMessage())
-            this.onmessage?.(message);
-        });
-        return Promise.resolve();
-      },
-      send(message: JSONRPCMessage) {
-        stdin.write(serializeMessage(message));
-        return Promise.resolve();
-      },
-      close() {
-        stdin.end();
-        return Promise.resolve();
-      },
-    });
-    const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name)).toContain('list_my_issues');
-    await client.close();
-    expect(await exit).toBe(0);
-  });
+  // Claude Desktop embeds a 2025-era client; a 2026-07-28 stdio editor goes through it too.
+  it.each(['2025-era', '2026-07-28'] as const)(
+    'serves a %s stdio editor through the bridge',
+    async (era) => {
+      const stdin = new PassThrough();
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      const exit = runStdioBridge({
+        url: `${running.baseUrl}/mcp`,
+        headers: { Authorization: `Bearer ${running.localToken}` },
+        stdin,
+        stdout,
+        stderr,
+      });
+      const buffer = new ReadBuffer();
+      const transport = {
+        onmessage: undefined as ((message: JSONRPCMessage) => void) | undefined,
+        start() {
+          stdout.on('data', (chunk: Buffer) => {
+            buffer.append(chunk);
+            for (let message = buffer.readMessage(); message; message = buffer.readMessage())
+              this.onmessage?.(message);
+          });
+          return Promise.resolve();
+        },
+        send(message: JSONRPCMessage) {
+          stdin.write(serializeMessage(message));
+          return Promise.resolve();
+        },
+        close() {
+          stdin.end();
+          return Promise.resolve();
+        },
+      };
+      let client: McpClientLike;
+      if (era === '2025-era') {
+        const legacy = new Client({ name: 'claude-desktop-like', version: '1.0.0' });
+        await legacy.connect(transport);
+        client = legacy as unknown as McpClientLike;
+      } else {
+        const modern = new ClientV2(
+          { name: 'modern-stdio-editor', version: '1.0.0' },
+          { versionNegotiation: { mode: { pin: modernRevision } } },
+        );
+        await modern.connect(transport);
+        expect(modern.getNegotiatedProtocolVersion()).toBe(modernRevision);
+        client = modern;
+      }
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name)).toContain('list_my_issues');
+      const result = await client.callTool({ name: 'list_providers', arguments: {} });
+      expect(textOf(result)).toMatch(/connection/i);
+      await client.close();
+      expect(await exit).toBe(0);
+    },
+  );
 
   it('reports a revoked key: a clear 401 to the editor, status and listeners', async () => {
     const notified: string[] = [];
