@@ -77,7 +77,12 @@ export type { DesiredConfig, PromptStringInput } from './client-definition.js';
 export { secretEnvNames, serverEntryName } from './client-definition.js';
 export { vscodeInputIds } from './vscode.js';
 export { backupSuffix } from './config-file.js';
-export { cursorInstallLink, vscodeInstallLink } from './deep-links.js';
+export {
+  cursorInstallLink,
+  installLinkFor,
+  vscodeInsidersInstallLink,
+  vscodeInstallLink,
+} from './deep-links.js';
 
 /** A client's state, shaped as the IPC contract's `ClientStatus` plus the scope looked at. */
 export interface ClientInspection extends ClientStatus {
@@ -505,6 +510,14 @@ export async function inspectAllClients(
     inspections.push(await inspectClient(client, target, clientOptions));
   }
   return inspections;
+}
+
+/** Whether the client is installed on this machine (its own folders exist). */
+export function isClientInstalled(
+  client: ClientId,
+  environment: ClientOptions['environment'],
+): Promise<boolean> {
+  return definitionOf(client).detectInstalled(environment);
 }
 
 /** Exactly the IPC contract's `ClientStatus` fields (drops scope, paths of backups, notes…). */

@@ -1,7 +1,14 @@
-import { clientIds, type ClientId, type ClientStatus } from '../../preload/contract.js';
+import {
+  clientIds,
+  type ClientId,
+  type ClientListing,
+  type ClientStatus,
+} from '../../preload/contract.js';
 import {
   configureClient,
   inspectClient,
+  installLinkFor,
+  isClientInstalled,
   proxyMcpUrl,
   serverMcpUrl,
   toClientStatus,
@@ -37,8 +44,11 @@ export interface ClientChange extends ClientStatus {
  * drift), and rewriting them when the port or the local token changes.
  */
 export interface ClientConfiguration {
-  /** Every client's user-level status, plus the project files configured; and the configured ones. */
-  statuses(s: SettingsFile): Promise<{ all: ClientStatus[]; configured: ClientStatus[] }>;
+  /**
+   * Every client's user-level status (installed ones first), plus the project files configured;
+   * and the configured ones.
+   */
+  statuses(s: SettingsFile): Promise<{ all: ClientListing[]; configured: ClientStatus[] }>;
   change(
     action: 'configure' | 'unconfigure',
     client: ClientId,
@@ -49,6 +59,8 @@ export interface ClientConfiguration {
    * `keepGoing`: a client that cannot be written does not stop the others (and is left out).
    */
   reconfigureProxyClients(s: SettingsFile, keepGoing: boolean): Promise<ClientChange[]>;
+  /** Drops a client's user-level record (its file was put back by other means). */
+  forgetConfigured(client: ClientId): Promise<void>;
 }
 
 function sameClient(a: ConfiguredClient, client: ClientId, project: string | null): boolean {
@@ -98,9 +110,16 @@ export function createClientConfiguration(options: {
 
   async function statuses(
     s: SettingsFile,
-  ): Promise<{ all: ClientStatus[]; configured: ClientStatus[] }> {
-    const all: ClientStatus[] = [];
+  ): Promise<{ all: ClientListing[]; configured: ClientStatus[] }> {
+    const userFiles: ClientListing[] = [];
+    const projectFiles: ClientListing[] = [];
     const configured: ClientStatus[] = [];
+    const linkTarget = await targetFor('proxy', s);
+    const listing = async (status: ClientStatus): Promise<ClientListing> => ({
+      ...status,
+      installed: await isClientInstalled(status.client, environment),
+      installLink: installLinkFor(status.client, linkTarget),
+    });
     const userLevel = new Map(
       s.configuredClients.filter((c) => c.project === null).map((c) => [c.client, c]),
     );
@@ -131,15 +150,17 @@ export function createClientConfiguration(options: {
     for (const client of clientIds) {
       const record = userLevel.get(client);
       const status = await inspect(client, record?.mode ?? 'proxy');
-      all.push(status);
+      userFiles.push(await listing(status));
       if (record) configured.push(status);
     }
     for (const record of s.configuredClients.filter((c) => c.project !== null)) {
       const status = await inspect(record.client, record.mode, record.project ?? undefined);
-      all.push(status);
+      projectFiles.push(await listing(status));
       configured.push(status);
     }
-    return { all, configured };
+    // Installed first; otherwise the registry's order (sort is stable).
+    userFiles.sort((a, b) => Number(b.installed) - Number(a.installed));
+    return { all: [...userFiles, ...projectFiles], configured };
   }
 
   async function recordClient(
@@ -200,5 +221,6 @@ export function createClientConfiguration(options: {
       }
       return changes;
     },
+    forgetConfigured: (client) => recordClient(client, null, null),
   };
 }

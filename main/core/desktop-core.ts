@@ -15,6 +15,7 @@ import {
   type ClientChange,
   type ConfigureClientOptions,
 } from './client-configuration.js';
+import { createCursorAutoConfigure } from './cursor-autoconfigure.js';
 import {
   createCoreMemory,
   createCoreSettings,
@@ -84,6 +85,8 @@ export interface DesktopCore extends DesktopApi {
   rotateLocalToken(): Promise<ClientChange[]>;
   /** Rotates the key if it is close to expiry; returns whether it did. */
   rotateKeyIfDue(): Promise<boolean>;
+  /** `undoAutoConfigure`, returning what it did in words (for the CLI). */
+  undoAutoConfigureWithMessage(): Promise<string>;
 }
 
 const missingKey = (): DesktopError =>
@@ -139,7 +142,21 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     bridge: defaultBridgeCommand(configDir, clientEnvironment, options.bridgeLauncher),
     changed,
   });
-  const state = createStateAssembly({ memory, settings, account, clients, proxy, now });
+  const autoConfigure = createCursorAutoConfigure({
+    settings,
+    clients,
+    environment: clientEnvironment,
+    now,
+  });
+  const state = createStateAssembly({
+    memory,
+    settings,
+    account,
+    clients,
+    proxy,
+    autoConfigured: () => autoConfigure.pending(),
+    now,
+  });
   const follower = createSettingsFollower({
     configDir,
     enabled: options.watchSettings !== false,
@@ -215,6 +232,8 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
 
     async signIn(input) {
       await proxy.sync(await keys.signIn(input));
+      // The product's promise: Cursor, when installed and not yet pointed at us, just works.
+      await autoConfigure.afterSignIn();
       return state.emit(await state.refresh());
     },
 
@@ -257,6 +276,16 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
         clientOptions.projectDir !== undefined ? { projectDir: clientOptions.projectDir } : {},
       ),
 
+    async undoAutoConfigure() {
+      await autoConfigure.undo();
+      return state.emit(await state.current());
+    },
+    undoAutoConfigureWithMessage: () => autoConfigure.undo(),
+    async keepAutoConfigure() {
+      await autoConfigure.keep();
+      return state.emit(await state.current());
+    },
+
     listProviders: () => resources.listProviders(),
     addProvider: (input) => resources.addProvider(input),
     testProvider: (id) => resources.testProvider(id),
@@ -264,7 +293,12 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
 
     async getSettings() {
       const s = await settings.load();
-      return { serverUrl: s.serverUrl, proxyPort: s.proxyPort, startAtLogin: s.startAtLogin };
+      return {
+        serverUrl: s.serverUrl,
+        proxyPort: s.proxyPort,
+        startAtLogin: s.startAtLogin,
+        autoConfigureCursor: s.autoConfigureCursor,
+      };
     },
 
     async updateSettings(patch) {
@@ -282,6 +316,9 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
         ...(valid.serverUrl !== undefined ? { serverUrl: valid.serverUrl } : {}),
         ...(valid.proxyPort !== undefined ? { proxyPort: valid.proxyPort } : {}),
         ...(valid.startAtLogin !== undefined ? { startAtLogin: valid.startAtLogin } : {}),
+        ...(valid.autoConfigureCursor !== undefined
+          ? { autoConfigureCursor: valid.autoConfigureCursor }
+          : {}),
       }));
       if (valid.proxyPort !== undefined && valid.proxyPort !== before.proxyPort) {
         // The clients point at the old port: rewrite those written in proxy mode.

@@ -20,6 +20,7 @@ export const settingsPatchSchema = z
     serverUrl: z.string().max(2048).nullable(),
     proxyPort: z.number().int().min(1024).max(65_535),
     startAtLogin: z.boolean(),
+    autoConfigureCursor: z.boolean(),
   })
   .partial()
   .strict();

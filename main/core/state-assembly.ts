@@ -1,4 +1,11 @@
-import type { AppState, ClientStatus, KeyHealth, KeyInfo } from '../../preload/contract.js';
+import type {
+  AppState,
+  AutoConfiguredClient,
+  ClientListing,
+  ClientStatus,
+  KeyHealth,
+  KeyInfo,
+} from '../../preload/contract.js';
 import type { AccountService } from '../account/account-service.js';
 import { keyRotationDue } from '../account/key-rotation.js';
 import { isDesktopError } from '../errors.js';
@@ -27,9 +34,11 @@ export function createStateAssembly(options: {
   account: AccountService;
   clients: ClientConfiguration;
   proxy: ProxySupervisor;
+  /** What the app configured by itself, pending keep or undo. */
+  autoConfigured: () => Promise<AutoConfiguredClient | null>;
   now: () => Date;
 }): StateAssembly {
-  const { memory, settings, account, clients, proxy, now } = options;
+  const { memory, settings, account, clients, proxy, now, autoConfigured } = options;
   const listeners = new Set<(state: AppState) => void>();
   let refreshing: Promise<AppState> | undefined;
   let queuedRefresh: Promise<AppState> | undefined;
@@ -62,7 +71,7 @@ export function createStateAssembly(options: {
 
   async function current(): Promise<AppState> {
     const s = await settings.cached();
-    let all: ClientStatus[] = [];
+    let all: ClientListing[] = [];
     let configured: ClientStatus[] = [];
     const statuses = await noteKeychain(memory, () => clients.statuses(s));
     if (statuses) ({ all, configured } = statuses);
@@ -80,6 +89,7 @@ export function createStateAssembly(options: {
       proxyProblem: proxy.wanted && signedIn ? proxy.problem : null,
       keychainProblem: memory.keychainProblem,
       clients: all,
+      autoConfigured: signedIn ? await autoConfigured() : null,
       configuredClients: configured,
       providers: signedIn ? memory.providers.map(toProviderInfo) : [],
       signedOutNote: memory.signedOutNote,
