@@ -14,7 +14,8 @@
  *   clientConfigPath(client, options), clientScope(client, options), toClientStatus(x),
  *   parseClientId(value), parseClientTarget(value), proxyMcpUrl(port), serverMcpUrl(base)
  *   desiredClientConfig(client, target, options) — the entry we would write
- *   cursorInstallLink / vscodeInstallLink (./deep-links.js) — secret-free forms only
+ *   cursorInstallLink / vscodeInstallLink / installLinkFor (./deep-links.js) — secret-free forms only
+ *   isClientInstalled(client, environment) — the definition's detectInstalled
  *
  * `client` is the IPC contract's `ClientId`; `target` is `{ mode: 'proxy', proxyUrl, localToken }`
  * or `{ mode: 'direct', serverUrl, apiKey }`, plus `{ bridgeCommand, bridgeArgs }` for Claude
