@@ -74,6 +74,23 @@ export interface ClientStatus {
   detail: string | null;
 }
 
+/** A client as the window and `pm-mcp clients` list it (installed ones first). */
+export interface ClientListing extends ClientStatus {
+  /** Whether the client is installed on this machine (its own folders exist). */
+  installed: boolean;
+  /** A one-click install link (Cursor, VS Code), secret-free; `null` where the client has none. */
+  installLink: string | null;
+}
+
+/** A client the app configured by itself (Cursor after sign-in), until the user keeps or undoes it. */
+export interface AutoConfiguredClient {
+  client: ClientId;
+  label: string;
+  path: string;
+  /** When it was written (ISO 8601). */
+  at: string;
+}
+
 export interface ProxyStatus {
   running: boolean;
   port: number;
@@ -95,7 +112,10 @@ export interface AppState {
   key: KeyInfo | null;
   keyHealth: KeyHealth;
   proxy: ProxyStatus;
-  clients: ClientStatus[];
+  /** Every client, installed ones first, then the project files configured. */
+  clients: ClientListing[];
+  /** What the app configured by itself, shown with an undo; `null` when nothing is pending. */
+  autoConfigured: AutoConfiguredClient | null;
   providers: ProviderInfo[];
   /** A short line for the tray menu and the window header. */
   summary: string;
@@ -118,6 +138,8 @@ export interface Settings {
   serverUrl: string | null;
   proxyPort: number;
   startAtLogin: boolean;
+  /** After sign-in, write Cursor's entry when Cursor is installed and has none (default on). */
+  autoConfigureCursor: boolean;
 }
 
 /** Methods: each is an `ipcRenderer.invoke` on channel `pm-mcp:<name>`. */
@@ -133,6 +155,10 @@ export interface DesktopApi {
   replaceRejectedKey(): Promise<AppState>;
   configureClient(client: ClientId): Promise<ClientStatus>;
   unconfigureClient(client: ClientId): Promise<ClientStatus>;
+  /** Restores the file the app configured by itself as it was before (and turns that off). */
+  undoAutoConfigure(): Promise<AppState>;
+  /** Keeps what the app configured by itself; the undo is no longer offered. */
+  keepAutoConfigure(): Promise<AppState>;
   listProviders(): Promise<ProviderInfo[]>;
   addProvider(input: AddProviderInput): Promise<ProviderInfo>;
   testProvider(id: string): Promise<ProviderTestResult>;
@@ -159,4 +185,5 @@ export interface DesktopApiError {
   message: string;
 }
 
-export const ipcChannel = (method: DesktopMethod | keyof DesktopEvents): string => `pm-mcp:${method}`;
+export const ipcChannel = (method: DesktopMethod | keyof DesktopEvents): string =>
+  `pm-mcp:${method}`;

@@ -70,6 +70,8 @@ const api: PreloadApi = {
   replaceRejectedKey: method('replaceRejectedKey'),
   configureClient: method('configureClient'),
   unconfigureClient: method('unconfigureClient'),
+  undoAutoConfigure: method('undoAutoConfigure'),
+  keepAutoConfigure: method('keepAutoConfigure'),
   listProviders: method('listProviders'),
   addProvider: method('addProvider'),
   testProvider: method('testProvider'),

@@ -1,4 +1,4 @@
-import type { AppState, KeyInfo, ProviderInfo } from '../../preload/contract.js';
+import type { AppState, ClientListing, KeyInfo, ProviderInfo } from '../../preload/contract.js';
 
 const dateOf = (iso: string | null, none = 'never'): string =>
   iso === null ? none : iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
@@ -104,10 +104,37 @@ export function formatStatus(state: AppState): string {
   }
   state.clients.forEach((client, index) => {
     const detail = client.state === 'current' ? 'configured' : client.state;
+    const installed = client.installed ? '' : ' (not installed)';
     add(
       index === 0 ? 'Clients' : '',
-      `${client.label.padEnd(15)}${detail.padEnd(12)}${client.path}`,
+      `${client.label.padEnd(15)}${detail.padEnd(12)}${client.path}${installed}`,
     );
   });
+  return lines.join('\n');
+}
+
+const clientStateWords = {
+  current: 'configured',
+  changed: 'CHANGED (pm-mcp configure <client> repairs it)',
+  missing: 'not configured',
+  unparseable: 'file cannot be read',
+} as const;
+
+/** `pm-mcp clients`: every client, installed ones first, with what to run next. */
+export function formatClients(clients: ClientListing[]): string {
+  const rows = clients.map((client) => [
+    client.client,
+    client.label,
+    client.installed ? 'yes' : 'no',
+    clientStateWords[client.state],
+    client.path,
+  ]);
+  const lines = [table([['CLIENT', 'NAME', 'INSTALLED', 'STATE', 'FILE'], ...rows])];
+  const links = clients.filter((client) => client.installLink !== null);
+  if (links.length > 0) {
+    lines.push('', 'One-click install links (secret-free; the editor asks you to confirm):');
+    for (const client of links) lines.push(`  ${client.label}: ${client.installLink ?? ''}`);
+  }
+  lines.push('', 'Configure one: pm-mcp configure <client>');
   return lines.join('\n');
 }

@@ -8,7 +8,7 @@ import {
 } from '../../preload/contract.js';
 import type { ClientChange, DesktopCore } from '../core/desktop-core.js';
 import { DesktopError, desktopErrorCatalogue, isDesktopError } from '../errors.js';
-import { formatKeys, formatProviders, formatStatus } from './format.js';
+import { formatClients, formatKeys, formatProviders, formatStatus } from './format.js';
 import { readSecret, type CliInput } from './input.js';
 
 export interface CliIo {
@@ -139,7 +139,16 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
               '(kept in the OS keychain, never in a file).',
           );
         }
-        out('Next: pm-mcp configure cursor, then pm-mcp proxy (or run the tray app).');
+        const auto = state.autoConfigured;
+        if (auto) {
+          out(
+            `Configured ${auto.label} automatically: ${auto.path}. ` +
+              'Undo (restores the file as it was): pm-mcp clients undo-auto',
+          );
+          out('Next: pm-mcp proxy (or run the tray app); pm-mcp clients lists the other editors.');
+        } else {
+          out('Next: pm-mcp configure cursor, then pm-mcp proxy (or run the tray app).');
+        }
       },
     );
 
@@ -272,6 +281,35 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
     .action(async (id: string) => {
       await coreOf().removeProvider(id);
       out(`Removed ${id}.`);
+    });
+
+  const clients = program
+    .command('clients')
+    .description('every AI editor PM MCP can configure, installed ones first');
+  clients
+    .command('list', { isDefault: true })
+    .description('each client: installed or not, configured or not, its file (the default)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const state = await coreOf().currentState();
+      out(opts.json ? JSON.stringify(state.clients, null, 2) : formatClients(state.clients));
+    });
+  clients
+    .command('undo-auto')
+    .description('undo the Cursor configuration written automatically after sign-in')
+    .action(async () => {
+      out(await coreOf().undoAutoConfigureWithMessage());
+    });
+  clients
+    .command('auto-cursor')
+    .description('configure Cursor automatically after sign-in (on by default)')
+    .argument('<on|off>', 'on or off', (value: string) => {
+      if (value !== 'on' && value !== 'off') throw new InvalidArgumentError('choose on or off');
+      return value === 'on';
+    })
+    .action(async (enabled: boolean) => {
+      await coreOf().updateSettings({ autoConfigureCursor: enabled });
+      out(`Automatic Cursor configuration is ${enabled ? 'on' : 'off'}.`);
     });
 
   program

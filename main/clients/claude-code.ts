@@ -1,6 +1,7 @@
 import type { ClientDefinition } from './client-definition.js';
 import { authHeaders, envVariableNote, secretEnvNames, targetUrl } from './client-definition.js';
 import { pathFor, requireProjectDir } from './environment.js';
+import { anyPathExists } from './install-detection.js';
 
 /**
  * Claude Code: user scope `~/.claude.json` (top-level `mcpServers`), project `<project>/.mcp.json`;
@@ -18,6 +19,14 @@ export const claudeCode: ClientDefinition = {
     return scope === 'user'
       ? p.join(options.environment.homeDir, '.claude.json')
       : p.join(requireProjectDir(options), '.mcp.json');
+  },
+  detectInstalled(environment) {
+    // Claude Code keeps ~/.claude.json and the ~/.claude folder from its first run.
+    const p = pathFor(environment.platform);
+    return anyPathExists([
+      p.join(environment.homeDir, '.claude.json'),
+      p.join(environment.homeDir, '.claude'),
+    ]);
   },
   desiredConfig(target, scope) {
     const sessionNote = 'Claude Code reads this when a session starts: start a new session.';

@@ -1,6 +1,7 @@
 import { DesktopError } from '../errors.js';
 import type { ClientDefinition } from './client-definition.js';
 import { appDataDir, pathFor } from './environment.js';
+import { anyPathExists } from './install-detection.js';
 
 /**
  * Claude Desktop: `claude_desktop_config.json` in `~/Library/Application Support/Claude`
@@ -18,6 +19,9 @@ export const claudeDesktop: ClientDefinition = {
   configPath(_scope, options) {
     const p = pathFor(options.environment.platform);
     return p.join(appDataDir(options.environment), 'Claude', 'claude_desktop_config.json');
+  },
+  detectInstalled(environment) {
+    return anyPathExists([pathFor(environment.platform).join(appDataDir(environment), 'Claude')]);
   },
   desiredConfig(target, _scope, environment) {
     const { bridgeCommand, bridgeArgs = [] } = target;

@@ -36,6 +36,8 @@ export interface ClientDefinition {
   /** Ids of `inputs` items we may have written (removed again when unused or on unconfigure). */
   ownedInputIds: readonly string[];
   configPath(scope: ClientScope, options: ClientOptions): string;
+  /** Whether the client is installed on this machine (see install-detection.ts). */
+  detectInstalled(environment: ClientEnvironment): Promise<boolean>;
   desiredConfig(
     target: ClientTarget,
     scope: ClientScope,

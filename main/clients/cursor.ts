@@ -1,7 +1,8 @@
 import type { ClientDefinition } from './client-definition.js';
 import { authHeaders, envVariableNote, secretEnvNames, targetUrl } from './client-definition.js';
 import type { ClientScope } from './environment.js';
-import { pathFor, requireProjectDir } from './environment.js';
+import { appDataDir, pathFor, requireProjectDir } from './environment.js';
+import { anyPathExists } from './install-detection.js';
 import type { JsonObject } from './jsonc-edit.js';
 import type { ClientTarget } from './target.js';
 
@@ -31,6 +32,14 @@ export const cursor: ClientDefinition = {
     return scope === 'user'
       ? p.join(options.environment.homeDir, '.cursor', 'mcp.json')
       : p.join(requireProjectDir(options), '.cursor', 'mcp.json');
+  },
+  detectInstalled(environment) {
+    // ~/.cursor holds its extensions and argv.json; appData/Cursor its user data.
+    const p = pathFor(environment.platform);
+    return anyPathExists([
+      p.join(environment.homeDir, '.cursor'),
+      p.join(appDataDir(environment), 'Cursor'),
+    ]);
   },
   desiredConfig(target, scope) {
     const reloadNote =

@@ -33,12 +33,30 @@ export function cursorInstallLink(target: ClientTarget): string {
 }
 
 /** `vscode:mcp/install?<URL-encoded JSON of { name, type, url, headers, inputs }>` */
-export function vscodeInstallLink(target: ClientTarget): string {
+export function vscodeInstallLink(target: ClientTarget, scheme = 'vscode'): string {
   const checked = parseClientTarget(target);
   const { entry, inputs } = vscodeEntry(checked, 'project');
   const config = { name: serverEntryName, ...entry, inputs };
   return assertNoSecret(
-    `vscode:mcp/install?${encodeURIComponent(JSON.stringify(config))}`,
+    `${scheme}:mcp/install?${encodeURIComponent(JSON.stringify(config))}`,
     checked,
   );
+}
+
+/** The same link for VS Code Insiders (`vscode-insiders:`). */
+export function vscodeInsidersInstallLink(target: ClientTarget): string {
+  return vscodeInstallLink(target, 'vscode-insiders');
+}
+
+/** Clients with an install link, by client id (keyed by string: more clients may join). */
+const installLinks: Readonly<Record<string, (target: ClientTarget) => string>> = {
+  cursor: cursorInstallLink,
+  vscode: (target) => vscodeInstallLink(target),
+  'vscode-insiders': vscodeInsidersInstallLink,
+};
+
+/** The client's one-click install link, or `null` when it has none. */
+export function installLinkFor(client: string, target: ClientTarget): string | null {
+  const link = Object.hasOwn(installLinks, client) ? installLinks[client] : undefined;
+  return link ? link(target) : null;
 }

@@ -14,7 +14,8 @@
  *   clientConfigPath(client, options), clientScope(client, options), toClientStatus(x),
  *   parseClientId(value), parseClientTarget(value), proxyMcpUrl(port), serverMcpUrl(base)
  *   desiredClientConfig(client, target, options) — the entry we would write
- *   cursorInstallLink / vscodeInstallLink (./deep-links.js) — secret-free forms only
+ *   cursorInstallLink / vscodeInstallLink / installLinkFor (./deep-links.js) — secret-free forms only
+ *   isClientInstalled(client, environment) — the definition's detectInstalled
  *
  * `client` is the IPC contract's `ClientId`; `target` is `{ mode: 'proxy', proxyUrl, localToken }`
  * or `{ mode: 'direct', serverUrl, apiKey }`, plus `{ bridgeCommand, bridgeArgs }` for Claude
@@ -77,7 +78,12 @@ export type { DesiredConfig, PromptStringInput } from './client-definition.js';
 export { secretEnvNames, serverEntryName } from './client-definition.js';
 export { vscodeInputIds } from './vscode.js';
 export { backupSuffix } from './config-file.js';
-export { cursorInstallLink, vscodeInstallLink } from './deep-links.js';
+export {
+  cursorInstallLink,
+  installLinkFor,
+  vscodeInsidersInstallLink,
+  vscodeInstallLink,
+} from './deep-links.js';
 
 /** A client's state, shaped as the IPC contract's `ClientStatus` plus the scope looked at. */
 export interface ClientInspection extends ClientStatus {
@@ -505,6 +511,14 @@ export async function inspectAllClients(
     inspections.push(await inspectClient(client, target, clientOptions));
   }
   return inspections;
+}
+
+/** Whether the client is installed on this machine (its own folders exist). */
+export function isClientInstalled(
+  client: ClientId,
+  environment: ClientOptions['environment'],
+): Promise<boolean> {
+  return definitionOf(client).detectInstalled(environment);
 }
 
 /** Exactly the IPC contract's `ClientStatus` fields (drops scope, paths of backups, notes…). */

@@ -2,6 +2,7 @@ import type { ClientDefinition, PromptStringInput } from './client-definition.js
 import { authHeaders, secretWords, targetUrl } from './client-definition.js';
 import type { ClientScope } from './environment.js';
 import { appDataDir, pathFor, requireProjectDir } from './environment.js';
+import { anyPathExists } from './install-detection.js';
 import type { JsonObject } from './jsonc-edit.js';
 import type { ClientTarget } from './target.js';
 
@@ -67,6 +68,14 @@ export const vscode: ClientDefinition = {
     return scope === 'user'
       ? p.join(appDataDir(options.environment), 'Code', 'User', 'mcp.json')
       : p.join(requireProjectDir(options), '.vscode', 'mcp.json');
+  },
+  detectInstalled(environment) {
+    // appData/Code is its user data; ~/.vscode its extensions.
+    const p = pathFor(environment.platform);
+    return anyPathExists([
+      p.join(appDataDir(environment), 'Code'),
+      p.join(environment.homeDir, '.vscode'),
+    ]);
   },
   desiredConfig(target, scope) {
     const startNote = 'Start pm-server from the MCP servers list in VS Code (or restart VS Code).';

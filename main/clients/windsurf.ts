@@ -1,6 +1,7 @@
 import type { ClientDefinition } from './client-definition.js';
 import { authHeaders, targetUrl } from './client-definition.js';
-import { pathFor } from './environment.js';
+import { appDataDir, pathFor } from './environment.js';
+import { anyPathExists } from './install-detection.js';
 
 /**
  * Windsurf: `~/.codeium/windsurf/mcp_config.json`, `mcpServers` → `{ serverUrl, headers }`
@@ -15,6 +16,13 @@ export const windsurf: ClientDefinition = {
   configPath(_scope, options) {
     const p = pathFor(options.environment.platform);
     return p.join(options.environment.homeDir, '.codeium', 'windsurf', 'mcp_config.json');
+  },
+  detectInstalled(environment) {
+    const p = pathFor(environment.platform);
+    return anyPathExists([
+      p.join(environment.homeDir, '.codeium', 'windsurf'),
+      p.join(appDataDir(environment), 'Windsurf'),
+    ]);
   },
   desiredConfig(target) {
     return {

@@ -1,5 +1,7 @@
 import type {
   AppState,
+  AutoConfiguredClient,
+  ClientListing,
   ClientStatus,
   KeyHealth,
   KeyInfo,
@@ -49,7 +51,9 @@ export interface StateFacts {
   proxyProblem: string | null;
   /** The keychain could not be used, in words for the user, or null. */
   keychainProblem: string | null;
-  clients: ClientStatus[];
+  clients: ClientListing[];
+  /** What the app configured by itself and may still be undone. */
+  autoConfigured: AutoConfiguredClient | null;
   /** Clients the user configured (only those count for drift). */
   configuredClients: ClientStatus[];
   providers: ProviderInfo[];
@@ -121,6 +125,7 @@ export function buildAppState(facts: StateFacts): AppState {
     keyHealth: facts.keyHealth,
     proxy: facts.proxy,
     clients: facts.clients,
+    autoConfigured: facts.autoConfigured,
     providers: facts.providers,
     ...summarize(facts),
   };

@@ -47,6 +47,7 @@ const settingsPatch = z.strictObject({
   serverUrl: url.nullable().optional(),
   proxyPort: z.number().int().min(1024).max(65_535).optional(),
   startAtLogin: z.boolean().optional(),
+  autoConfigureCursor: z.boolean().optional(),
 });
 
 const none = z.tuple([]);
@@ -64,6 +65,8 @@ export const argumentSchemas: {
   replaceRejectedKey: none,
   configureClient: z.tuple([z.enum(clientIds)]),
   unconfigureClient: z.tuple([z.enum(clientIds)]),
+  undoAutoConfigure: none,
+  keepAutoConfigure: none,
   listProviders: none,
   addProvider: z.tuple([addProviderInput]),
   testProvider: z.tuple([id]),

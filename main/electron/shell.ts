@@ -107,6 +107,8 @@ function withLoginItem(
     replaceRejectedKey: () => core.replaceRejectedKey(),
     configureClient: (client) => core.configureClient(client),
     unconfigureClient: (client) => core.unconfigureClient(client),
+    undoAutoConfigure: () => core.undoAutoConfigure(),
+    keepAutoConfigure: () => core.keepAutoConfigure(),
     listProviders: () => core.listProviders(),
     addProvider: (input) => core.addProvider(input),
     testProvider: (id) => core.testProvider(id),

@@ -33,6 +33,22 @@ const configuredClientSchema = z.object({
   mode: z.enum(['proxy', 'direct']),
 });
 
+/**
+ * What the app configured by itself (Cursor after sign-in), so it can be undone, also from
+ * another process: the file's original bytes are in `undoCopyPath` (beside it, mode 0600), or the
+ * file did not exist; `writtenSha256` tells whether the file still holds what we wrote.
+ */
+const autoConfiguredSchema = z.object({
+  client: z.enum(clientIds),
+  path: z.string().min(1),
+  realPath: z.string().min(1),
+  at: isoDate,
+  createdFile: z.boolean(),
+  undoCopyPath: z.string().nullable(),
+  originalMode: z.number().int().nullable(),
+  writtenSha256: z.string(),
+});
+
 export const settingsFileSchema = z.object({
   version: z.literal(1),
   serverUrl: z.string().nullable(),
@@ -44,12 +60,16 @@ export const settingsFileSchema = z.object({
   configuredClients: z.array(configuredClientSchema),
   /** When the local proxy token last changed (not the token): other processes re-read it. */
   localTokenChangedAt: z.string().nullable().default(null),
+  /** After sign-in, configure Cursor when it is installed and has no entry. */
+  autoConfigureCursor: z.boolean().default(true),
+  autoConfigured: autoConfiguredSchema.nullable().default(null),
 });
 
 export type SettingsFile = z.infer<typeof settingsFileSchema>;
 export type MachineKey = z.infer<typeof machineKeySchema>;
 export type AccountSettings = z.infer<typeof accountSchema>;
 export type ConfiguredClient = z.infer<typeof configuredClientSchema>;
+export type AutoConfiguredRecord = z.infer<typeof autoConfiguredSchema>;
 
 export function defaultSettings(): SettingsFile {
   return {
@@ -62,6 +82,8 @@ export function defaultSettings(): SettingsFile {
     startAtLogin: false,
     configuredClients: [],
     localTokenChangedAt: null,
+    autoConfigureCursor: true,
+    autoConfigured: null,
   };
 }
 

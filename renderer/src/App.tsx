@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AppState, DesktopApiError } from '../../preload/contract';
 import { getApi, toApiError } from './api';
+import { AutoConfigureBanner } from './components/AutoConfigureBanner';
 import { KeyBanner } from './components/KeyBanner';
 import { Button, ErrorMessage, Loading } from './components/Status';
 import { Dashboard, type Screen } from './screens/Dashboard';
@@ -135,6 +136,7 @@ export function App() {
         ))}
       </nav>
       <KeyBanner state={state} onState={setState} />
+      <AutoConfigureBanner state={state} onState={setState} />
       <main className="content" ref={mainRef}>
         {screen === 'dashboard' && (
           <Dashboard state={state} onState={setState} onNavigate={navigate} />

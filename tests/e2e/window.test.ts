@@ -418,6 +418,59 @@ describe('the window in Chromium, with the real services behind the contract', (
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
+  it('signing in with Cursor installed and no entry configures it by itself; Undo puts the file back', async () => {
+    // Claude Desktop "installed" too: installed editors are listed first.
+    mkdirSync(path.join(home, '.config', 'Claude'), { recursive: true });
+    await nav('Overview').click();
+    const cursor = page.getByTestId('client-cursor');
+    await cursor.getByRole('button', { name: 'Remove PM MCP from Cursor' }).click();
+    await cursor.getByText('Not configured').waitFor();
+    const withoutUs = readFileSync(path.join(home, '.cursor', 'mcp.json'));
+
+    await nav('Settings').click();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('Server URL').fill(server.url);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+
+    const banner = page.getByTestId('auto-configured-banner');
+    await banner.waitFor();
+    expect(await banner.textContent()).toContain(path.join(home, '.cursor', 'mcp.json'));
+    const entry = cursorFileSchema.parse(JSON.parse(cursorFile())).mcpServers['pm-server'];
+    expect(entry.url).toBe(`http://127.0.0.1:${(await core.getSettings()).proxyPort}/mcp`);
+    expect(await mcpCallThroughProxy()).toContain('list_providers');
+    await cursor.getByText('Configured', { exact: true }).waitFor();
+
+    const rows = page.getByRole('list', { name: 'Editors' }).getByRole('listitem');
+    const order: { id: string | null; installed: boolean }[] = [];
+    for (const row of await rows.all()) {
+      order.push({
+        id: await row.getAttribute('data-testid'),
+        installed: (await row.getByTestId('not-installed').count()) === 0,
+      });
+    }
+    expect(order.slice(0, 2)).toEqual([
+      { id: 'client-cursor', installed: true },
+      { id: 'client-claude-desktop', installed: true },
+    ]);
+    expect(order.slice(2).every((row) => !row.installed)).toBe(true);
+    await screenshot('auto-configured');
+
+    await banner.getByRole('button', { name: 'Undo the automatic Cursor configuration' }).click();
+    await banner.waitFor({ state: 'detached' });
+    await cursor.getByText('Not configured').waitFor();
+    expect(readFileSync(path.join(home, '.cursor', 'mcp.json')).equals(withoutUs)).toBe(true);
+    expect(await core.getSettings()).toMatchObject({ autoConfigureCursor: false });
+    await nav('Settings').click();
+    expect(
+      await page
+        .getByLabel('Set up Cursor by itself after I sign in (when Cursor is installed)')
+        .isChecked(),
+    ).toBe(false);
+  });
+
   it('ran with the strict CSP intact: no script, style or connection was blocked, no page error', async () => {
     const csp = await page
       .locator('meta[http-equiv="Content-Security-Policy"]')

@@ -20,6 +20,7 @@ export function makeState(overrides: Partial<AppState> = {}): AppState {
     keyHealth: 'ok',
     proxy: { running: true, port: 8765, requests: 0, lastRequestAt: null, lastUpstreamError: null },
     clients: [],
+    autoConfigured: null,
     providers: [],
     summary: 'Connected',
     level: 'connected',
@@ -61,7 +62,12 @@ export function createCoreStandIn(initial: AppState = makeState()): CoreStandIn 
 
   const core: CoreStandIn = {
     calls,
-    settings: { serverUrl: initial.serverUrl, proxyPort: 8765, startAtLogin: false },
+    settings: {
+      serverUrl: initial.serverUrl,
+      proxyPort: 8765,
+      startAtLogin: false,
+      autoConfigureCursor: true,
+    },
     emit(next) {
       state = next;
       for (const listener of listeners) listener(next);
@@ -94,6 +100,8 @@ export function createCoreStandIn(initial: AppState = makeState()): CoreStandIn 
     configureClient: (id) => record('configureClient', [id], () => client(id)),
     unconfigureClient: (id) =>
       record('unconfigureClient', [id], () => ({ ...client(id), state: 'missing' as const })),
+    undoAutoConfigure: () => record('undoAutoConfigure', [], () => state),
+    keepAutoConfigure: () => record('keepAutoConfigure', [], () => state),
     listProviders: () => record('listProviders', [], () => []),
     addProvider: (input) =>
       record('addProvider', [input], () => {

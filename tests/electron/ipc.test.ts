@@ -25,6 +25,8 @@ const everyMethod: Record<DesktopMethod, true> = {
   replaceRejectedKey: true,
   configureClient: true,
   unconfigureClient: true,
+  undoAutoConfigure: true,
+  keepAutoConfigure: true,
   listProviders: true,
   addProvider: true,
   testProvider: true,

@@ -51,6 +51,7 @@ describe('preload', () => {
         'configureClient',
         'getSettings',
         'getState',
+        'keepAutoConfigure',
         'listKeys',
         'listProviders',
         'onStateChanged',
@@ -62,6 +63,7 @@ describe('preload', () => {
         'signOut',
         'testProvider',
         'unconfigureClient',
+        'undoAutoConfigure',
         'updateSettings',
       ].sort(),
     );

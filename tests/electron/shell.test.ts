@@ -205,7 +205,12 @@ describe('the Electron shell', () => {
       summary: 'Signed out',
     });
     core = createCoreStandIn(signedOut);
-    core.settings = { serverUrl: null, proxyPort: 8765, startAtLogin: false };
+    core.settings = {
+      serverUrl: null,
+      proxyPort: 8765,
+      startAtLogin: false,
+      autoConfigureCursor: true,
+    };
     await startShell({
       appRoot,
       environment: environment({ env: { PM_MCP_SERVER_URL: 'http://127.0.0.1:8080' } }),

@@ -1,6 +1,7 @@
 import type {
   AppState,
   ClientId,
+  ClientListing,
   ClientStatus,
   KeyHealth,
   ProviderInfo,
@@ -138,9 +139,15 @@ export function Dashboard({
 
       <section className="card" aria-labelledby="clients-title">
         <h2 id="clients-title">Editors</h2>
+        <p className="muted small">Installed editors first.</p>
         <ul className="rows" aria-label="Editors">
           {state.clients.map((client) => (
-            <ClientRow key={client.client} client={client} state={state} onState={onState} />
+            <ClientRow
+              key={`${client.client}:${client.path}`}
+              client={client}
+              state={state}
+              onState={onState}
+            />
           ))}
         </ul>
       </section>
@@ -202,7 +209,7 @@ function ClientRow({
   state,
   onState,
 }: {
-  client: ClientStatus;
+  client: ClientListing;
   state: AppState;
   onState: (state: AppState) => void;
 }) {
@@ -213,7 +220,11 @@ function ClientRow({
     if (!status) return;
     onState({
       ...state,
-      clients: state.clients.map((entry) => (entry.client === status.client ? status : entry)),
+      clients: state.clients.map((entry) =>
+        entry.client === status.client && entry.path === status.path
+          ? { ...entry, ...status }
+          : entry,
+      ),
     });
   };
   const detailId = `client-${client.client}-detail`;
@@ -221,13 +232,35 @@ function ClientRow({
   return (
     <li className="row" data-testid={`client-${client.client}`}>
       <div className="row-main">
-        <span className="row-title">{client.label}</span>
+        <span className="row-title">
+          {client.label}{' '}
+          {!client.installed && (
+            <span className="muted small" data-testid="not-installed">
+              · not installed
+            </span>
+          )}
+        </span>
         <span className="muted small mono" id={detailId}>
           {client.path}
         </span>
         {client.detail && (
           // The path is on the line above; say "This file" rather than repeat it.
           <span className="small">{client.detail.replace(client.path, 'This file')}</span>
+        )}
+        {client.installLink && client.state !== 'current' && (
+          <details className="install-link small">
+            <summary>Install link for {client.label}</summary>
+            <span className="muted">
+              Open it to add PM MCP from {client.label} itself; it holds no secret, so{' '}
+              {client.label} asks for the local token.
+            </span>
+            <input
+              readOnly
+              aria-label={`Install link for ${client.label}`}
+              value={client.installLink}
+              onFocus={(event) => event.currentTarget.select()}
+            />
+          </details>
         )}
         <ErrorMessage error={configure.error ?? unconfigure.error} />
       </div>

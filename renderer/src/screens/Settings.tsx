@@ -51,6 +51,7 @@ function SettingsForm({
 }) {
   const [port, setPort] = useState(String(initial.proxyPort));
   const [startAtLogin, setStartAtLogin] = useState(initial.startAtLogin);
+  const [autoConfigureCursor, setAutoConfigureCursor] = useState(initial.autoConfigureCursor);
   const [saved, setSaved] = useState(false);
   const save = useAction((patch: Partial<SettingsValues>) => getApi().updateSettings(patch));
   const ids = { port: useId(), portHelp: useId() };
@@ -61,7 +62,7 @@ function SettingsForm({
     event.preventDefault();
     setSaved(false);
     if (!portValid) return;
-    const next = await save.run({ proxyPort: portNumber, startAtLogin });
+    const next = await save.run({ proxyPort: portNumber, startAtLogin, autoConfigureCursor });
     if (next) {
       setSaved(true);
       onSaved(next);
@@ -105,6 +106,17 @@ function SettingsForm({
             }}
           />
           Start PM MCP when I log in
+        </label>
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            checked={autoConfigureCursor}
+            onChange={(event) => {
+              setAutoConfigureCursor(event.target.checked);
+              setSaved(false);
+            }}
+          />
+          Set up Cursor by itself after I sign in (when Cursor is installed)
         </label>
         <ErrorMessage error={save.error} onDismiss={save.reset} />
         <p role="status" aria-live="polite" className="small text-ok">

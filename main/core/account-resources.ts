@@ -1,0 +1,70 @@
+import type {
+  AddProviderInput,
+  KeyInfo,
+  ProviderInfo,
+  ProviderTestResult,
+} from '../../preload/contract.js';
+import type { AccountService } from '../account/account-service.js';
+import { toKeyInfo, toProviderInfo } from './app-state.js';
+import type { CoreMemory, CoreSettings } from './core-memory.js';
+import { addProviderSchema, idSchema, parseInput } from './input-validation.js';
+
+/** The user's keys and provider connections on the server, remembered for the state. */
+export interface AccountResources {
+  listKeys(): Promise<KeyInfo[]>;
+  listProviders(): Promise<ProviderInfo[]>;
+  addProvider(input: AddProviderInput): Promise<ProviderInfo>;
+  testProvider(id: string): Promise<ProviderTestResult>;
+  removeProvider(id: string): Promise<ProviderInfo[]>;
+}
+
+export function createAccountResources(options: {
+  memory: CoreMemory;
+  settings: CoreSettings;
+  account: AccountService;
+  /** Something changed that the state shows. */
+  changed: () => void;
+}): AccountResources {
+  const { memory, settings, account, changed } = options;
+
+  async function listProviders(): Promise<ProviderInfo[]> {
+    memory.providers = await account.listProviders();
+    return memory.providers.map(toProviderInfo);
+  }
+
+  return {
+    async listKeys() {
+      memory.keys = await account.listKeys();
+      const s = await settings.cached();
+      return memory.keys.map((key) => toKeyInfo(key, s.machineKey?.id ?? null));
+    },
+
+    listProviders,
+
+    async addProvider(input) {
+      const valid = parseInput(addProviderSchema, input, 'provider');
+      const created = await account.addProvider(valid);
+      await listProviders().catch(() => undefined);
+      changed();
+      return toProviderInfo(created);
+    },
+
+    async testProvider(id) {
+      const result = await account.testProvider(parseInput(idSchema, id, 'provider id'));
+      await listProviders().catch(() => undefined);
+      changed();
+      return {
+        ok: result.ok,
+        message: result.message,
+        ...(typeof result.account === 'string' ? { account: result.account } : {}),
+      };
+    },
+
+    async removeProvider(id) {
+      await account.removeProvider(parseInput(idSchema, id, 'provider id'));
+      const list = await listProviders();
+      changed();
+      return list;
+    },
+  };
+}
