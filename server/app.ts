@@ -20,7 +20,13 @@ import {
   PostgresClusterEvents,
   type ClusterEvents,
 } from './cluster/cluster-events.js';
-import { authenticated, authenticatedIfPresented, errorHandler, originGuard } from './http/http.js';
+import {
+  authenticated,
+  authenticatedIfPresented,
+  errorHandler,
+  originGuard,
+  refuseQueryKeys,
+} from './http/http.js';
 import type { KeyService } from './keys/keys.js';
 import { KeyLookupCache } from './keys/key-cache.js';
 import { keyRoutes } from './keys/routes.js';
@@ -244,6 +250,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   });
   const json = express.json({ limit: '1mb' });
   const requireAuth = authenticated(authenticator);
+  app.use('/api', refuseQueryKeys());
   app.use('/api/auth', json, authRoutes(accounts, { allowRegistration: config.allowRegistration }));
   app.use('/api/users/me/mcp-keys', requireAuth, json, keyRoutes(keys));
   app.use('/api/users/me/providers', requireAuth, json, providerRoutes(connections));

@@ -90,16 +90,16 @@ export function authenticatedIfPresented(authenticator: Authenticator): RequestH
 }
 
 /**
- * Credentials in a URL end up in proxies' access logs: `?api_key=` (and `?user_id=`) are only
- * for MCP clients that cannot set headers, so the account API refuses them.
+ * Keys in a URL end up in proxies' access logs: `?api_key=` is only for MCP clients that cannot
+ * set headers, so the account API refuses it (before looking at it).
  */
-export function refuseQueryCredentials(): RequestHandler {
+export function refuseQueryKeys(): RequestHandler {
   return (req, _res, next) => {
     const query = new URL(req.originalUrl, 'http://localhost').searchParams;
-    if (query.has('api_key') || query.has('user_id')) {
+    if (query.has('api_key')) {
       throw new AppError(
         'unauthorized',
-        'Credentials in the URL are accepted only on the MCP endpoints; send a header',
+        'API keys in the URL are accepted only on the MCP endpoints; send the X-MCP-API-Key header',
         { headers: { 'WWW-Authenticate': 'Bearer' } },
       );
     }

@@ -78,6 +78,7 @@ export class SseStreams {
   readonly #now: () => number;
   readonly #open = new Map<string, OpenStream>();
   #maintenance: NodeJS.Timeout | undefined;
+  #lastRenewal = 0;
 
   constructor(deps: SseStreamsDeps) {
     this.#deps = deps;
@@ -110,11 +111,13 @@ export class SseStreams {
   /** Starts renewing this instance's directory rows and closing idle streams. */
   start(): void {
     if (this.#maintenance) return;
+    // Often enough to close an idle stream within a quarter of its idle time.
+    const every = Math.min(renewEveryMs, Math.max(50, this.#limits.idleMs / 4));
     this.#maintenance = setInterval(() => {
       void this.#maintain().catch((error: unknown) =>
         this.#deps.logger.warn({ err: error }, 'SSE stream maintenance failed'),
       );
-    }, renewEveryMs);
+    }, every);
     this.#maintenance.unref();
   }
 
@@ -272,7 +275,8 @@ export class SseStreams {
   async #maintain(): Promise<void> {
     const now = this.#now();
     await this.#closeWhere((stream) => now - stream.lastActivity >= this.#limits.idleMs);
-    if (!this.#deps.events.shared) return;
+    if (!this.#deps.events.shared || now - this.#lastRenewal < renewEveryMs) return;
+    this.#lastRenewal = now;
     const { db, instanceId } = this.#deps;
     if (this.#open.size > 0) {
       await db

@@ -48,7 +48,10 @@ describe.each(databaseKinds)('authentication on %s', (database) => {
   it('authenticates the right user by each method on the REST API', async () => {
     expect((await whoAmI({ 'x-mcp-api-key': key.api_key })).body.id).toBe(account.userId);
     expect((await whoAmI({ authorization: `Bearer ${key.api_key}` })).body.id).toBe(account.userId);
-    expect((await whoAmI({}, `?api_key=${key.api_key}`)).body.id).toBe(account.userId);
+    // A key in the URL ends up in access logs: only the MCP endpoints take one (SPEC §3.5).
+    const inUrl = await whoAmI({}, `?api_key=${key.api_key}`);
+    expect(inUrl.status).toBe(401);
+    expect(inUrl.body.error).toBe('unauthorized');
     expect((await whoAmI({ authorization: `Bearer ${account.accessToken}` })).body.id).toBe(
       account.userId,
     );
