@@ -1,5 +1,11 @@
 import type { ClientDefinition } from './client-definition.js';
-import { authHeaders, envVariableNote, secretEnvNames, targetUrl } from './client-definition.js';
+import {
+  authHeaders,
+  mcpServersSlot,
+  envVariableNote,
+  secretEnvNames,
+  targetUrl,
+} from './client-definition.js';
 import { pathFor, requireProjectDir } from './environment.js';
 
 /**
@@ -10,8 +16,17 @@ import { pathFor, requireProjectDir } from './environment.js';
 export const claudeCode: ClientDefinition = {
   id: 'claude-code',
   label: 'Claude Code',
-  topKey: 'mcpServers',
+  format: 'json',
+  slot: mcpServersSlot,
+  delivery: 'file',
   scopes: ['user', 'project'],
+  installEvidence(environment) {
+    const p = pathFor(environment.platform);
+    return {
+      paths: [p.join(environment.homeDir, '.claude.json'), p.join(environment.homeDir, '.claude')],
+      commands: ['claude'],
+    };
+  },
   ownedInputIds: [],
   configPath(scope, options) {
     const p = pathFor(options.environment.platform);

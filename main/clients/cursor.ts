@@ -1,5 +1,11 @@
 import type { ClientDefinition } from './client-definition.js';
-import { authHeaders, envVariableNote, secretEnvNames, targetUrl } from './client-definition.js';
+import {
+  authHeaders,
+  mcpServersSlot,
+  envVariableNote,
+  secretEnvNames,
+  targetUrl,
+} from './client-definition.js';
 import type { ClientScope } from './environment.js';
 import { pathFor, requireProjectDir } from './environment.js';
 import type { JsonObject } from './jsonc-edit.js';
@@ -23,8 +29,14 @@ export function cursorEntry(target: ClientTarget, scope: ClientScope): JsonObjec
 export const cursor: ClientDefinition = {
   id: 'cursor',
   label: 'Cursor',
-  topKey: 'mcpServers',
+  format: 'json',
+  slot: mcpServersSlot,
+  delivery: 'file',
   scopes: ['user', 'project'],
+  installEvidence(environment) {
+    const p = pathFor(environment.platform);
+    return { paths: [p.join(environment.homeDir, '.cursor')], commands: ['cursor'] };
+  },
   ownedInputIds: [],
   configPath(scope, options) {
     const p = pathFor(options.environment.platform);

@@ -59,8 +59,14 @@ export function vscodeEntry(
 export const vscode: ClientDefinition = {
   id: 'vscode',
   label: 'VS Code',
-  topKey: 'servers',
+  format: 'json',
+  slot: { section: ['servers'], kind: 'map' },
+  delivery: 'file',
   scopes: ['user', 'project'],
+  installEvidence(environment) {
+    const p = pathFor(environment.platform);
+    return { paths: [p.join(appDataDir(environment), 'Code')], commands: ['code'] };
+  },
   ownedInputIds: [vscodeInputIds.localToken, vscodeInputIds.apiKey],
   configPath(scope, options) {
     const p = pathFor(options.environment.platform);

@@ -1,5 +1,5 @@
 import type { ClientDefinition } from './client-definition.js';
-import { authHeaders, targetUrl } from './client-definition.js';
+import { authHeaders, mcpServersSlot, targetUrl } from './client-definition.js';
 import { pathFor } from './environment.js';
 
 /**
@@ -9,8 +9,14 @@ import { pathFor } from './environment.js';
 export const windsurf: ClientDefinition = {
   id: 'windsurf',
   label: 'Windsurf',
-  topKey: 'mcpServers',
+  format: 'json',
+  slot: mcpServersSlot,
+  delivery: 'file',
   scopes: ['user'],
+  installEvidence(environment) {
+    const p = pathFor(environment.platform);
+    return { paths: [p.join(environment.homeDir, '.codeium', 'windsurf')], commands: ['windsurf'] };
+  },
   ownedInputIds: [],
   configPath(_scope, options) {
     const p = pathFor(options.environment.platform);
