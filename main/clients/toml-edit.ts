@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import { parse, patch, stringify } from '@decimalturn/toml-patch';
 import type { JsonObject, JsonValue } from './jsonc-edit.js';
 import { isJsonObject } from './jsonc-edit.js';
@@ -15,7 +14,8 @@ export type TomlParseResult = { ok: true; root: JsonObject } | { ok: false; prob
 
 export function parseTomlDocument(text: string): TomlParseResult {
   try {
-    const value: unknown = parse(text);
+    // Plain objects (the library's have no prototype), so comparisons elsewhere see equal values.
+    const value: unknown = plain(parse(text));
     if (!isJsonObject(value)) return { ok: false, problem: 'the top level is not a table' };
     return { ok: true, root: value };
   } catch (error) {
@@ -27,6 +27,15 @@ export function parseTomlDocument(text: string): TomlParseResult {
     const where = position ? ` at line ${position[1]}, column ${position[2]}` : '';
     return { ok: false, problem: `${reason.replace(/\.$/, '')}${where}` };
   }
+}
+
+/** A copy with ordinary prototypes; dates and other values are kept as they are. */
+function plain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
 }
 
 const bareKey = /^[A-Za-z0-9_-]+$/;
@@ -71,7 +80,7 @@ function assign(
     }
     table = table[key] as JsonObject;
   }
-  if (value === undefined) delete table[name];
+  if (value === undefined) Reflect.deleteProperty(table, name);
   else table[name] = value;
   return copy;
 }
@@ -84,7 +93,7 @@ function withoutEntry(root: JsonObject, section: readonly string[], name: string
     const key = section[depth - 1];
     if (parent === undefined || key === undefined) continue;
     const table = parent[key];
-    if (isJsonObject(table) && Object.keys(table).length === 0) delete parent[key];
+    if (isJsonObject(table) && Object.keys(table).length === 0) Reflect.deleteProperty(parent, key);
   }
   return root;
 }
@@ -114,7 +123,8 @@ export function setTomlTable(
       const entry = tableAt(check.root, section)?.[name];
       const rest = JSON.stringify(withoutEntry(check.root, section, name));
       const restBefore = JSON.stringify(withoutEntry(before.root, section, name));
-      if (isDeepStrictEqual(entry, value) && rest === restBefore) return appended;
+      // toml-patch's tables have no prototype, so compare as JSON.
+      if (JSON.stringify(entry) === JSON.stringify(value) && rest === restBefore) return appended;
     }
   }
   return patch(text, wanted);

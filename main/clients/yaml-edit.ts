@@ -30,18 +30,24 @@ export function parseYamlDocument(text: string): YamlParseResult {
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return { ok: true, root: {} };
   if (!isJsonObject(value)) return { ok: false, problem: 'the top level is not a mapping' };
-  return { ok: true, root: value as JsonObject };
+  return { ok: true, root: value };
 }
 
-/** Indentation of the file's first indented line (2 when none), so a new entry looks alike. */
-function indentOf(text: string): number {
-  const indented = /^( +)[^\s#-]/m.exec(text);
-  const width = indented?.[1]?.length;
-  return width !== undefined && width <= 8 ? width : 2;
+/**
+ * The file's own indentation (the smallest indent of any content line; 2 when none) and whether
+ * its lists are indented under their key, so what we print looks like the rest of the file.
+ */
+function styleOf(text: string): { indent: number; indentSeq: boolean } {
+  let indent = Number.POSITIVE_INFINITY;
+  for (const match of text.matchAll(/^( +)[^\s#]/gm)) {
+    indent = Math.min(indent, match[1]?.length ?? indent);
+  }
+  const flushList = /^( *)[^\s#-][^\n]*:[ \t]*\r?\n\1- /m.test(text);
+  return { indent: indent <= 8 ? indent : 2, indentSeq: !flushList };
 }
 
 function print(doc: Document, text: string): string {
-  return doc.toString({ lineWidth: 0, indent: indentOf(text) });
+  return doc.toString({ lineWidth: 0, ...styleOf(text) });
 }
 
 /** Sets (or with `value` undefined removes) the mapping entry at `path`. */
