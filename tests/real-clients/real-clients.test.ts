@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -126,6 +126,24 @@ async function listServers(client: RealClient): Promise<Run> {
   const run = await runClient(bins.get(client.id) ?? '', ['mcp', 'list']);
   return { code: run.code, output: run.output.replace(ansi, '') };
 }
+
+describe('pm-mcp configure over a direct key (issue 10, item 7)', { timeout: 120_000 }, () => {
+  it('warns with the key prefix to revoke, and the backup holds no key', async () => {
+    const direct = await cli.run(['configure', 'cursor', '--direct']);
+    expect(direct.code, direct.stderr).toBe(0);
+    const file = path.join(cli.home, '.cursor', 'mcp.json');
+    const key = /mcp_[0-9A-Za-z]{49}/.exec(readFileSync(file, 'utf8'))?.[0] ?? '';
+    expect(key).not.toBe('');
+
+    const proxied = await cli.run(['configure', 'cursor']);
+    expect(proxied.code, proxied.stderr).toBe(0);
+    expect(proxied.stderr).toContain(`Warning: the MCP key ${key.slice(0, 12)}…`);
+    expect(proxied.stderr).toContain(`pm-mcp keys revoke ${key.slice(0, 12)}`);
+    expect(`${proxied.stdout}${proxied.stderr}`).not.toContain(key);
+    expect(readFileSync(file, 'utf8')).not.toContain(key);
+    expect(readFileSync(`${file}.pm-mcp.bak`, 'utf8')).not.toContain(key);
+  });
+});
 
 describe('real clients read what pm-mcp configure wrote', { timeout: 300_000 }, () => {
   it.each(realClients.map((c) => [c.label, c] as const))(
