@@ -145,6 +145,21 @@ describe('pm-mcp configure over a direct key (issue 10, item 7)', { timeout: 120
   });
 });
 
+describe('pm-mcp configure jetbrains', { timeout: 120_000 }, () => {
+  it('writes nothing and prints the JSON to paste: the bridge, no secret', async () => {
+    const result = await cli.run(['configure', 'jetbrains']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(
+      'JetBrains AI Assistant: nothing written; paste the JSON below',
+    );
+    const json = result.stdout.slice(result.stdout.indexOf('{'));
+    const pasted = JSON.parse(json) as { mcpServers: Record<string, { args: string[] }> };
+    expect(pasted.mcpServers['pm-server']?.args).toContain('bridge');
+    expect(result.stdout).not.toMatch(/mcp_[0-9A-Za-z]{20,}/);
+    expect(result.stdout).not.toMatch(/Bearer /);
+  });
+});
+
 describe('real clients read what pm-mcp configure wrote', { timeout: 300_000 }, () => {
   it.each(realClients.map((c) => [c.label, c] as const))(
     '%s: configured through the running proxy, its own check of pm-server passes',
