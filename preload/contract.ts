@@ -6,7 +6,25 @@
  * new key the user asked for.
  */
 
-export const clientIds = ['cursor', 'vscode', 'claude-code', 'windsurf', 'claude-desktop'] as const;
+export const clientIds = [
+  'cursor',
+  'vscode',
+  'claude-code',
+  'windsurf',
+  'claude-desktop',
+  'gemini-cli',
+  'codex',
+  'zed',
+  'cline',
+  'roo-code',
+  'continue',
+  'goose',
+  'opencode',
+  'jetbrains',
+  'lm-studio',
+  'amazon-q',
+  'qwen-code',
+] as const;
 export type ClientId = (typeof clientIds)[number];
 
 export const providerTypes = ['jira', 'jira_server', 'openproject'] as const;

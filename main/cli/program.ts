@@ -95,9 +95,24 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
   const projectDir = (dir: string | undefined): { projectDir?: string } =>
     dir === undefined ? {} : { projectDir: path.resolve(deps.cwd, dir) };
   const printChange = (verb: string, change: ClientChange): void => {
-    out(`${verb} ${change.label}: ${change.path}${change.changed ? '' : ' (already up to date)'}`);
+    if (change.copyText === undefined) {
+      out(
+        `${verb} ${change.label}: ${change.path}${change.changed ? '' : ' (already up to date)'}`,
+      );
+    } else {
+      out(`${change.label}: nothing written; paste the JSON below into ${change.path}.`);
+    }
     if (change.backupPath) out(`Backup of the original: ${change.backupPath}`);
     for (const line of change.notes) out(`Note: ${line}`);
+    if (change.copyText !== undefined) out(change.copyText);
+    for (const prefix of change.exposedKeyPrefixes) {
+      note(
+        `Warning: the MCP key ${prefix}… was stored in plain text in ${change.label}'s file ` +
+          '(PM MCP removed it, and keeps no copy in its backup). Anyone who could read that file ' +
+          `may have it: revoke it with "pm-mcp keys revoke ${prefix}" (if it is this machine's ` +
+          'key, "pm-mcp keys rotate" replaces it instead).',
+      );
+    }
   };
 
   program

@@ -1,7 +1,12 @@
 import type { ClientDefinition } from './client-definition.js';
-import { authHeaders, envVariableNote, secretEnvNames, targetUrl } from './client-definition.js';
+import {
+  authHeaders,
+  mcpServersSlot,
+  envVariableNote,
+  secretEnvNames,
+  targetUrl,
+} from './client-definition.js';
 import { pathFor, requireProjectDir } from './environment.js';
-import { anyPathExists } from './install-detection.js';
 
 /**
  * Claude Code: user scope `~/.claude.json` (top-level `mcpServers`), project `<project>/.mcp.json`;
@@ -11,22 +16,23 @@ import { anyPathExists } from './install-detection.js';
 export const claudeCode: ClientDefinition = {
   id: 'claude-code',
   label: 'Claude Code',
-  topKey: 'mcpServers',
+  format: 'json',
+  slot: mcpServersSlot,
+  delivery: 'file',
   scopes: ['user', 'project'],
+  installEvidence(environment) {
+    const p = pathFor(environment.platform);
+    return {
+      paths: [p.join(environment.homeDir, '.claude.json'), p.join(environment.homeDir, '.claude')],
+      commands: ['claude'],
+    };
+  },
   ownedInputIds: [],
   configPath(scope, options) {
     const p = pathFor(options.environment.platform);
     return scope === 'user'
       ? p.join(options.environment.homeDir, '.claude.json')
       : p.join(requireProjectDir(options), '.mcp.json');
-  },
-  detectInstalled(environment) {
-    // Claude Code keeps ~/.claude.json and the ~/.claude folder from its first run.
-    const p = pathFor(environment.platform);
-    return anyPathExists([
-      p.join(environment.homeDir, '.claude.json'),
-      p.join(environment.homeDir, '.claude'),
-    ]);
   },
   desiredConfig(target, scope) {
     const sessionNote = 'Claude Code reads this when a session starts: start a new session.';

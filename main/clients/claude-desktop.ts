@@ -1,7 +1,6 @@
-import { DesktopError } from '../errors.js';
 import type { ClientDefinition } from './client-definition.js';
+import { bridgeEntry, mcpServersSlot } from './client-definition.js';
 import { appDataDir, pathFor } from './environment.js';
-import { anyPathExists } from './install-detection.js';
 
 /**
  * Claude Desktop: `claude_desktop_config.json` in `~/Library/Application Support/Claude`
@@ -13,36 +12,26 @@ import { anyPathExists } from './install-detection.js';
 export const claudeDesktop: ClientDefinition = {
   id: 'claude-desktop',
   label: 'Claude Desktop',
-  topKey: 'mcpServers',
+  format: 'json',
+  slot: mcpServersSlot,
+  delivery: 'file',
   scopes: ['user'],
   ownedInputIds: [],
+  installEvidence(environment) {
+    const p = pathFor(environment.platform);
+    return { paths: [p.join(appDataDir(environment), 'Claude')], commands: [] };
+  },
   configPath(_scope, options) {
     const p = pathFor(options.environment.platform);
     return p.join(appDataDir(options.environment), 'Claude', 'claude_desktop_config.json');
   },
-  detectInstalled(environment) {
-    return anyPathExists([pathFor(environment.platform).join(appDataDir(environment), 'Claude')]);
-  },
   desiredConfig(target, _scope, environment) {
-    const { bridgeCommand, bridgeArgs = [] } = target;
-    if (bridgeCommand === undefined) {
-      throw new DesktopError(
-        'usage',
-        'Claude Desktop connects only through a local command: the bridge command is missing.',
-      );
-    }
-    const notes = ['Quit Claude Desktop completely (not just its window) and start it again.'];
-    if (!pathFor(environment.platform).isAbsolute(bridgeCommand)) {
-      notes.push(
-        `"${bridgeCommand}" is not an absolute path; Claude Desktop does not see your shell's ` +
-          'PATH and may fail to start it.',
-      );
-    }
+    const { entry, notes } = bridgeEntry(target, 'Claude Desktop', environment);
     return {
-      entry: { command: bridgeCommand, args: [...bridgeArgs] },
+      entry,
       inputs: [],
       holdsSecret: false,
-      notes,
+      notes: ['Quit Claude Desktop completely (not just its window) and start it again.', ...notes],
     };
   },
 };

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DesktopError, isDesktopError } from '../errors.js';
+import type { ConfigFormat } from './document.js';
+import { formatNames, parseConfigDocument } from './document.js';
 import type { JsonObject } from './jsonc-edit.js';
-import { parseJsoncDocument } from './jsonc-edit.js';
+import { mcpKeysIn, withoutMcpKeys } from './secret-scrub.js';
 
 /**
  * Reading and writing an editor's config file without ever losing what is in it:
  * symlinks followed (the target is edited, the link stays a link), a one-time backup of the
- * original, a re-read just before writing that refuses if another program wrote meanwhile, and
+ * original with every MCP key removed from it, a re-read just before writing that refuses if another program wrote meanwhile, and
  * an atomic replace (temp file in the same folder, fsync, rename).
  */
 
@@ -113,17 +115,21 @@ export async function readConfigSnapshot(filePath: string): Promise<ConfigSnapsh
 }
 
 /** The parsed document, or `config_unparseable` naming the file and where it breaks. */
-export function parseSnapshot(snapshot: ConfigSnapshot): JsonObject {
-  const parsed = parseJsoncDocument(snapshot.text);
+export function parseSnapshot(snapshot: ConfigSnapshot, format: ConfigFormat = 'json'): JsonObject {
+  const parsed = parseConfigDocument(format, snapshot.text);
   if (parsed.ok) return parsed.root;
-  throw unparseableError(snapshot.path, parsed.problem);
+  throw unparseableError(snapshot.path, parsed.problem, format);
 }
 
-export function unparseableError(filePath: string, problem: string): DesktopError {
+export function unparseableError(
+  filePath: string,
+  problem: string,
+  format: ConfigFormat = 'json',
+): DesktopError {
   return new DesktopError(
     'config_unparseable',
-    `${filePath} is not valid JSON: ${problem}. It was left unchanged; fix it (or move it ` +
-      'away) and try again.',
+    `${filePath} is not valid ${formatNames[format]}: ${problem}. It was left unchanged; fix it ` +
+      '(or move it away) and try again.',
   );
 }
 
@@ -143,15 +149,54 @@ async function assertUnchanged(snapshot: ConfigSnapshot): Promise<void> {
   if (!same) throw changedMeanwhileError(snapshot.path);
 }
 
-/** Copies the original beside the real file, once: an existing backup is never overwritten. */
-async function backUpOnce(snapshot: ConfigSnapshot, original: Buffer): Promise<string> {
+/** The original's bytes with every MCP key replaced by a marker (unchanged when there is none). */
+function scrubbed(original: Buffer): { bytes: Buffer; keys: string[] } {
+  const text = original.toString('utf8');
+  const keys = mcpKeysIn(text);
+  return keys.length === 0
+    ? { bytes: original, keys }
+    : { bytes: Buffer.from(withoutMcpKeys(text), 'utf8'), keys };
+}
+
+/**
+ * Copies the original beside the real file, once, without any MCP key in it. An existing backup
+ * is never replaced by a newer original, but one that still holds a key (written before keys were
+ * removed from backups) is rewritten without it. Returns the keys kept out of the backup.
+ */
+async function backUpOnce(
+  snapshot: ConfigSnapshot,
+  original: Buffer,
+): Promise<{ backupPath: string; keys: string[] }> {
   const backupPath = snapshot.realPath + backupSuffix;
+  const clean = scrubbed(original);
   try {
-    await fs.writeFile(backupPath, original, { flag: 'wx', mode: 0o600 });
+    await fs.writeFile(backupPath, clean.bytes, { flag: 'wx', mode: 0o600 });
+    return { backupPath, keys: clean.keys };
   } catch (error) {
     if (errorCode(error) !== 'EEXIST') throw ioError(backupPath, 'write the backup', error);
   }
-  return backupPath;
+  return { backupPath, keys: await scrubExistingBackup(backupPath) };
+}
+
+/** Rewrites an existing backup without MCP keys (atomically); returns the keys it held. */
+async function scrubExistingBackup(backupPath: string): Promise<string[]> {
+  let existing: Buffer;
+  try {
+    existing = await fs.readFile(backupPath);
+  } catch (error) {
+    throw ioError(backupPath, 'read the backup', error);
+  }
+  const clean = scrubbed(existing);
+  if (clean.keys.length === 0) return [];
+  const tempPath = `${backupPath}.${randomBytes(6).toString('hex')}.pm-mcp.tmp`;
+  try {
+    await fs.writeFile(tempPath, clean.bytes, { flag: 'wx', mode: 0o600 });
+    await fs.rename(tempPath, backupPath);
+  } catch (error) {
+    await fs.rm(tempPath, { force: true });
+    throw ioError(backupPath, 'rewrite the backup', error);
+  }
+  return clean.keys;
 }
 
 export interface WriteOptions {
@@ -173,7 +218,7 @@ export async function writeConfigText(
   snapshot: ConfigSnapshot,
   text: string,
   options: WriteOptions,
-): Promise<{ backupPath: string | null }> {
+): Promise<{ backupPath: string | null; keysKeptOutOfBackup: string[] }> {
   const { realPath } = snapshot;
   const folder = path.dirname(realPath);
   const content = Buffer.from((snapshot.bom ? utf8Bom : '') + text, 'utf8');
@@ -185,7 +230,7 @@ export async function writeConfigText(
   try {
     await fs.mkdir(folder, { recursive: true, mode: options.dirMode });
     await assertUnchanged(snapshot);
-    const backupPath = snapshot.bytes === null ? null : await backUpOnce(snapshot, snapshot.bytes);
+    const backup = snapshot.bytes === null ? null : await backUpOnce(snapshot, snapshot.bytes);
 
     const handle = await fs.open(tempPath, 'wx', options.mode);
     tempCreated = true;
@@ -202,7 +247,7 @@ export async function writeConfigText(
     await fs.rename(tempPath, realPath);
     tempCreated = false;
     if (options.posix) await syncFolder(folder);
-    return { backupPath };
+    return { backupPath: backup?.backupPath ?? null, keysKeptOutOfBackup: backup?.keys ?? [] };
   } catch (error) {
     if (tempCreated) await fs.rm(tempPath, { force: true });
     if (isDesktopError(error)) throw error;
@@ -230,5 +275,19 @@ export async function setConfigMode(snapshot: ConfigSnapshot, mode: number): Pro
     await fs.chmod(snapshot.realPath, mode);
   } catch (error) {
     throw ioError(snapshot.path, 'set the permissions of', error);
+  }
+}
+
+/**
+ * Deletes a file that only ever held our entry (Continue's `pm-server.yaml` block), after the
+ * same re-check as a write: refused if another program changed it since it was read.
+ */
+export async function removeConfigFile(snapshot: ConfigSnapshot): Promise<void> {
+  try {
+    await assertUnchanged(snapshot);
+    await fs.rm(snapshot.realPath, { force: true });
+  } catch (error) {
+    if (isDesktopError(error)) throw error;
+    throw ioError(snapshot.path, 'remove', error);
   }
 }

@@ -1,8 +1,13 @@
 import type { ClientDefinition } from './client-definition.js';
-import { authHeaders, envVariableNote, secretEnvNames, targetUrl } from './client-definition.js';
+import {
+  authHeaders,
+  mcpServersSlot,
+  envVariableNote,
+  secretEnvNames,
+  targetUrl,
+} from './client-definition.js';
 import type { ClientScope } from './environment.js';
 import { appDataDir, pathFor, requireProjectDir } from './environment.js';
-import { anyPathExists } from './install-detection.js';
 import type { JsonObject } from './jsonc-edit.js';
 import type { ClientTarget } from './target.js';
 
@@ -24,22 +29,24 @@ export function cursorEntry(target: ClientTarget, scope: ClientScope): JsonObjec
 export const cursor: ClientDefinition = {
   id: 'cursor',
   label: 'Cursor',
-  topKey: 'mcpServers',
+  format: 'json',
+  slot: mcpServersSlot,
+  delivery: 'file',
   scopes: ['user', 'project'],
+  installEvidence(environment) {
+    const p = pathFor(environment.platform);
+    // ~/.cursor holds its extensions and argv.json; appData/Cursor its user data.
+    return {
+      paths: [p.join(environment.homeDir, '.cursor'), p.join(appDataDir(environment), 'Cursor')],
+      commands: ['cursor'],
+    };
+  },
   ownedInputIds: [],
   configPath(scope, options) {
     const p = pathFor(options.environment.platform);
     return scope === 'user'
       ? p.join(options.environment.homeDir, '.cursor', 'mcp.json')
       : p.join(requireProjectDir(options), '.cursor', 'mcp.json');
-  },
-  detectInstalled(environment) {
-    // ~/.cursor holds its extensions and argv.json; appData/Cursor its user data.
-    const p = pathFor(environment.platform);
-    return anyPathExists([
-      p.join(environment.homeDir, '.cursor'),
-      p.join(appDataDir(environment), 'Cursor'),
-    ]);
   },
   desiredConfig(target, scope) {
     const reloadNote =

@@ -15,20 +15,37 @@
  *   parseClientId(value), parseClientTarget(value), proxyMcpUrl(port), serverMcpUrl(base)
  *   desiredClientConfig(client, target, options) — the entry we would write
  *   cursorInstallLink / vscodeInstallLink / installLinkFor (./deep-links.js) — secret-free forms only
- *   isClientInstalled(client, environment) — the definition's detectInstalled
+ *   isClientInstalled(client, environment) — the definition's install evidence (folders, commands)
  *
  * `client` is the IPC contract's `ClientId`; `target` is `{ mode: 'proxy', proxyUrl, localToken }`
  * or `{ mode: 'direct', serverUrl, apiKey }`, plus `{ bridgeCommand, bridgeArgs }` for Claude
  * Desktop; `options` is `{ environment: { homeDir, platform, env }, projectDir? }` — with
  * `projectDir` (absolute) the project-level file is used.
  *
- * Files and entries (reference/mcp-clients.md), our entry is always named `pm-server`:
+ * Files and entries (docs/CLIENTS.md has every client with its sources), our entry is always
+ * named `pm-server`:
  *   cursor          ~/.cursor/mcp.json | <project>/.cursor/mcp.json   mcpServers: { url, headers }
  *   vscode          <profile>/Code/User/mcp.json | <project>/.vscode/mcp.json
  *                                                        servers: { type: "http", url, headers }
  *   claude-code     ~/.claude.json | <project>/.mcp.json  mcpServers: { type: "http", url, headers }
  *   windsurf        ~/.codeium/windsurf/mcp_config.json   mcpServers: { serverUrl, headers }
  *   claude-desktop  <appData>/Claude/claude_desktop_config.json  mcpServers: { command, args }
+ *   gemini-cli      ~/.gemini/settings.json | <project>/.gemini/settings.json
+ *                                                        mcpServers: { httpUrl, headers }
+ *   qwen-code       ~/.qwen/settings.json | <project>/.qwen/settings.json   (as Gemini CLI)
+ *   codex           ~/.codex/config.toml | <project>/.codex/config.toml (TOML)
+ *                                     [mcp_servers.pm-server] url, http_headers (project: env names)
+ *   zed             <zed config>/settings.json             context_servers: { url, headers }
+ *   cline, roo-code <appData>/Code/User/globalStorage/<extension>/settings/…json
+ *                                        mcpServers: { type: streamableHttp | streamable-http, … }
+ *   continue        ~/.continue/config.yaml | <project>/.continue/mcpServers/pm-server.yaml (YAML)
+ *                                        mcpServers: [ { name: pm-server, command, args } ] (bridge)
+ *   goose           ~/.config/goose/config.yaml (YAML)    extensions: { type: streamable_http, uri, headers, … }
+ *   opencode        ~/.config/opencode/opencode.json | <project>/opencode.json
+ *                                                        mcp: { type: remote, url, headers, enabled }
+ *   jetbrains       no file: configure returns the JSON to paste (`copyText`, bridge)
+ *   lm-studio       ~/.lmstudio/mcp.json                   mcpServers: { url, headers }
+ *   amazon-q        ~/.aws/amazonq/mcp.json | <project>/.amazonq/mcp.json  mcpServers: bridge
  * Proxy mode sends `Authorization: Bearer <local token>` to the loopback proxy; direct mode sends
  * `X-MCP-API-Key: <key>` to the server.
  *
@@ -41,11 +58,14 @@
  * result's `notes` tell the user what to set. User-level files hold the literal secret and get
  * mode 0600. Claude Desktop's file never holds one (the bridge reads the keychain).
  *
- * Editing rules: JSONC parsed with `jsonc-parser`; only `[topKey, "pm-server"]` (and, for a VS
- * Code workspace, our own `inputs` items) is edited, so other entries, comments and formatting
- * stay; a file that does not parse is never touched (`config_unparseable` with line and
- * column); the folder and file are created when missing; the original is backed up once to
- * `<real file>.pm-mcp.bak` before the first change; the file is re-read just before writing and
+ * Editing rules: JSONC through `jsonc-parser`, YAML through `yaml`'s Document API, TOML through
+ * `@decimalturn/toml-patch` (document.ts); only our entry (and, for a VS Code workspace, our own
+ * `inputs` items) is edited, so other entries, comments and formatting stay; a file that does
+ * not parse is never touched (`config_unparseable` with line and column); the folder and file
+ * are created when missing; the original is backed up once to `<real file>.pm-mcp.bak` before the
+ * first change, with every MCP key in it replaced by a marker — a key that was in the file and is
+ * gone after our change, or that an older backup held, is reported in `exposedKeyPrefixes` (its
+ * 12-character display prefix) so the user can revoke it; the file is re-read just before writing and
  * the write refused if it changed (`config_changed_meanwhile`); writes are atomic; symlinks are
  * followed (the target changes, the link stays); the file's mode is kept, or set to 0600 when it
  * holds a token. An unchanged entry is not rewritten.
@@ -60,13 +80,23 @@ import type { ConfigSnapshot } from './config-file.js';
 import {
   parseSnapshot,
   readConfigSnapshot,
+  removeConfigFile,
   setConfigMode,
   unparseableError,
   writeConfigText,
 } from './config-file.js';
-import type { ClientOptions, ClientScope } from './environment.js';
+import { anyEvidence } from './detect.js';
+import {
+  entryIn,
+  newDocumentText,
+  parseConfigDocument,
+  sectionValue,
+  setEntryInText,
+} from './document.js';
+import type { ClientEnvironment, ClientOptions, ClientScope } from './environment.js';
 import type { JsonObject, JsonValue } from './jsonc-edit.js';
-import { detectFormatting, isJsonObject, parseJsoncDocument, setJsoncValue } from './jsonc-edit.js';
+import { detectFormatting, isJsonObject, setJsoncValue } from './jsonc-edit.js';
+import { displayPrefix, mcpKeysIn } from './secret-scrub.js';
 import { clientDefinitions } from './registry.js';
 import type { ClientTarget } from './target.js';
 import { parseClientTarget } from './target.js';
@@ -78,6 +108,7 @@ export type { DesiredConfig, PromptStringInput } from './client-definition.js';
 export { secretEnvNames, serverEntryName } from './client-definition.js';
 export { vscodeInputIds } from './vscode.js';
 export { backupSuffix } from './config-file.js';
+export { removedKeyMarker } from './secret-scrub.js';
 export {
   cursorInstallLink,
   installLinkFor,
@@ -100,6 +131,15 @@ export interface ClientChangeResult extends ClientInspection {
   changed: boolean;
   /** What the user should know or do next. */
   notes: string[];
+  /**
+   * Display prefixes (12 characters, never the key) of MCP keys this change took out of the
+   * client's files: a key the file held before and no longer holds (e.g. a direct-mode entry
+   * replaced by proxy mode), or one an older backup kept. Such a key sat in a plain file: offer to
+   * revoke it.
+   */
+  exposedKeyPrefixes: string[];
+  /** A client PM MCP cannot write (JetBrains): the JSON for the user to paste. Holds no secret. */
+  copyText?: string;
 }
 
 export type ConfigureResult = ClientChangeResult;
@@ -125,8 +165,14 @@ export interface ClientConfigPlan {
   readonly holdsSecret: boolean;
   /** Unconfigure only: whether our entry (or our inputs) were there. */
   readonly removesEntry: boolean;
+  /** Unconfigure of a file that only held our entry: delete it instead of writing `newText`. */
+  readonly deletesFile: boolean;
   readonly notes: readonly string[];
   readonly posix: boolean;
+  /** Display prefixes of MCP keys in the file now that `newText` no longer holds. */
+  readonly keysLeavingFile: readonly string[];
+  /** `paste` clients only: the JSON to paste; nothing is read or written. */
+  readonly copyText?: string;
 }
 
 const secretFileMode = 0o600;
@@ -188,18 +234,15 @@ export function desiredClientConfig(
   );
 }
 
-/** Our section (`mcpServers`/`servers`), or `undefined`; refuses one that is not an object. */
-function sectionOf(
+/** Our entry in the parsed file, or `undefined`; refuses a section of the wrong kind. */
+function entryOf(
   root: JsonObject,
   definition: ClientDefinition,
   filePath: string,
-): JsonObject | undefined {
-  const section = root[definition.topKey];
-  if (section === undefined) return undefined;
-  if (!isJsonObject(section)) {
-    throw unparseableError(filePath, `"${definition.topKey}" is not an object`);
-  }
-  return section;
+): JsonValue | undefined {
+  const section = sectionValue(root, definition.slot);
+  if (!section.ok) throw unparseableError(filePath, section.problem, definition.format);
+  return entryIn(section.value, definition.slot, serverEntryName);
 }
 
 function inputsOf(root: JsonObject, filePath: string): JsonValue[] {
@@ -217,23 +260,43 @@ function inputId(item: JsonValue | undefined): string | undefined {
 function editedText(
   snapshot: ConfigSnapshot,
   definition: ClientDefinition,
+  scope: ClientScope,
   desired: DesiredConfig | null,
 ): string {
-  const formatting = detectFormatting(snapshot.text);
   let text = snapshot.text;
-  const root = parseSnapshot(snapshot);
-  const section = sectionOf(root, definition, snapshot.path);
-  const current = section?.[serverEntryName];
-  if (desired !== null && !isDeepStrictEqual(current, desired.entry)) {
-    text = setJsoncValue(text, [definition.topKey, serverEntryName], desired.entry, formatting);
-  } else if (desired === null && current !== undefined) {
-    text = setJsoncValue(text, [definition.topKey, serverEntryName], undefined, formatting);
+  const header = definition.newFileHeader?.(scope);
+  if (desired !== null && header !== undefined && text.trim() === '') {
+    // A new file starts with the fields the client needs besides our entry.
+    text = newDocumentText(definition.format, header);
   }
+  const root = parseSnapshot(snapshot, definition.format);
+  const current = entryOf(root, definition, snapshot.path);
+  try {
+    if (desired !== null && !isDeepStrictEqual(current, desired.entry)) {
+      text = setEntryInText(
+        definition.format,
+        text,
+        definition.slot,
+        serverEntryName,
+        desired.entry,
+      );
+    } else if (desired === null && current !== undefined) {
+      text = setEntryInText(definition.format, text, definition.slot, serverEntryName, undefined);
+    }
+  } catch (error) {
+    if (isDesktopError(error)) throw error;
+    throw unparseableError(
+      snapshot.path,
+      error instanceof Error ? error.message : String(error),
+      definition.format,
+    );
+  }
+  const formatting = detectFormatting(text);
   if (definition.ownedInputIds.length === 0) return text;
 
   // Each edit moves offsets, so every step works on the text as it is after the previous one.
   const currentRoot = (): JsonObject => {
-    const parsed = parseJsoncDocument(text);
+    const parsed = parseConfigDocument('json', text);
     if (!parsed.ok) throw unparseableError(snapshot.path, parsed.problem);
     return parsed.root;
   };
@@ -285,8 +348,10 @@ export async function planConfigureClient(
   const definition = definitionOf(client);
   const scope = clientScope(client, options);
   const desired = definition.desiredConfig(parseClientTarget(target), scope, options.environment);
+  if (definition.delivery === 'paste')
+    return pastePlan('configure', definition, scope, options, desired);
   const snapshot = await readConfigSnapshot(definition.configPath(scope, options));
-  const newText = editedText(snapshot, definition, desired);
+  const newText = editedText(snapshot, definition, scope, desired);
   const posix = options.environment.platform !== 'win32';
   const mode = desired.holdsSecret ? secretFileMode : (snapshot.mode ?? newFileMode);
   return {
@@ -301,9 +366,83 @@ export async function planConfigureClient(
     modeChanged: posix && snapshot.mode !== null && snapshot.mode !== mode,
     holdsSecret: desired.holdsSecret,
     removesEntry: false,
+    deletesFile: false,
     notes: desired.notes,
     posix,
+    keysLeavingFile: keysLeaving(snapshot.text, newText),
   };
+}
+
+/** Display prefixes of the MCP keys in `before` that `after` no longer holds. */
+function keysLeaving(before: string, after: string): string[] {
+  const staying = new Set(mcpKeysIn(after));
+  return mcpKeysIn(before)
+    .filter((key) => !staying.has(key))
+    .map(displayPrefix);
+}
+
+/** A client we cannot write (JetBrains): nothing is read or written; the JSON is returned. */
+function pastePlan(
+  action: 'configure' | 'unconfigure',
+  definition: ClientDefinition,
+  scope: ClientScope,
+  options: ClientOptions,
+  desired: DesiredConfig | null,
+): ClientConfigPlan {
+  const where = definition.configPath(scope, options);
+  const snapshot: ConfigSnapshot = {
+    path: where,
+    realPath: where,
+    exists: false,
+    bytes: null,
+    text: '',
+    bom: false,
+    mode: null,
+  };
+  const copyText =
+    desired === null
+      ? undefined
+      : `${JSON.stringify({ [definition.slot.section[0] ?? 'mcpServers']: { [serverEntryName]: desired.entry } }, null, 2)}\n`;
+  return {
+    action,
+    client: definition.id,
+    label: definition.label,
+    scope,
+    snapshot,
+    newText: '',
+    textChanged: false,
+    mode: newFileMode,
+    modeChanged: false,
+    holdsSecret: false,
+    removesEntry: false,
+    deletesFile: false,
+    notes:
+      desired === null
+        ? [`Remove "${serverEntryName}" in ${where} yourself: PM MCP cannot edit those settings.`]
+        : desired.notes,
+    posix: options.environment.platform !== 'win32',
+    keysLeavingFile: [],
+    ...(copyText !== undefined ? { copyText } : {}),
+  };
+}
+
+/** Whether `text` (our own file) holds nothing but our header and an empty servers section. */
+function onlyHeaderLeft(text: string, definition: ClientDefinition, scope: ClientScope): boolean {
+  const parsed = parseConfigDocument(definition.format, text);
+  if (!parsed.ok) return false;
+  const header = definition.newFileHeader?.(scope) ?? {};
+  const sectionKey = definition.slot.section[0];
+  return Object.entries(parsed.root).every(([key, value]) => {
+    if (key === sectionKey) {
+      return (
+        value === null ||
+        (Array.isArray(value)
+          ? value.length === 0
+          : isJsonObject(value) && Object.keys(value).length === 0)
+      );
+    }
+    return key in header;
+  });
 }
 
 /** Reads the file now and computes removing our entry; `applyClientConfigPlan` writes it. */
@@ -313,17 +452,23 @@ export async function planUnconfigureClient(
 ): Promise<ClientConfigPlan> {
   const definition = definitionOf(client);
   const scope = clientScope(client, options);
+  if (definition.delivery === 'paste')
+    return pastePlan('unconfigure', definition, scope, options, null);
   const snapshot = await readConfigSnapshot(definition.configPath(scope, options));
   const posix = options.environment.platform !== 'win32';
   let newText = snapshot.text;
   let removesEntry = false;
   if (snapshot.exists) {
-    const root = parseSnapshot(snapshot);
+    const root = parseSnapshot(snapshot, definition.format);
     removesEntry =
-      sectionOf(root, definition, snapshot.path)?.[serverEntryName] !== undefined ||
+      entryOf(root, definition, snapshot.path) !== undefined ||
       (definition.ownedInputIds.length > 0 && hasOwnInputs(root, definition, snapshot.path));
-    if (removesEntry) newText = editedText(snapshot, definition, null);
+    if (removesEntry) newText = editedText(snapshot, definition, scope, null);
   }
+  const deletesFile =
+    removesEntry &&
+    definition.ownsFile?.(scope) === true &&
+    onlyHeaderLeft(newText, definition, scope);
   return {
     action: 'unconfigure',
     client,
@@ -336,8 +481,10 @@ export async function planUnconfigureClient(
     modeChanged: false,
     holdsSecret: false,
     removesEntry,
+    deletesFile,
     notes: [],
     posix,
+    keysLeavingFile: keysLeaving(snapshot.text, newText),
   };
 }
 
@@ -348,13 +495,20 @@ export async function planUnconfigureClient(
 export async function applyClientConfigPlan(plan: ClientConfigPlan): Promise<ClientChangeResult> {
   const { snapshot } = plan;
   let backupPath: string | null = null;
-  if (plan.textChanged) {
+  const exposed = new Set(plan.keysLeavingFile);
+  if (plan.deletesFile) {
+    await removeConfigFile(snapshot);
+  } else if (plan.textChanged) {
     const written = await writeConfigText(snapshot, plan.newText, {
       mode: plan.mode,
       dirMode: plan.holdsSecret ? 0o700 : 0o755,
       posix: plan.posix,
     });
     backupPath = written.backupPath;
+    for (const key of written.keysKeptOutOfBackup) {
+      // A key still in the file is in use there (direct mode), not exposed by a stale copy.
+      if (!plan.newText.includes(key)) exposed.add(displayPrefix(key));
+    }
   } else if (plan.modeChanged) {
     await setConfigMode(snapshot, plan.mode);
   }
@@ -368,8 +522,10 @@ export async function applyClientConfigPlan(plan: ClientConfigPlan): Promise<Cli
     state: configured ? 'current' : 'missing',
     detail: configured ? null : `No "${serverEntryName}" entry in ${snapshot.path}.`,
     backupPath,
-    changed: plan.textChanged || plan.modeChanged,
+    changed: plan.textChanged || plan.modeChanged || plan.deletesFile,
     notes: [...plan.notes],
+    exposedKeyPrefixes: [...exposed],
+    ...(plan.copyText !== undefined ? { copyText: plan.copyText } : {}),
   };
 }
 
@@ -447,14 +603,20 @@ export async function inspectClient(
   const report = (state: ClientConfigState, detail: string | null) =>
     inspection(definition, scope, filePath, state, detail);
 
+  if (definition.delivery === 'paste') {
+    return report(
+      'missing',
+      `PM MCP cannot read ${filePath}: run "pm-mcp configure ${definition.id}" and paste the JSON it prints.`,
+    );
+  }
   let snapshot: ConfigSnapshot;
   let root: JsonObject;
   let entry: JsonValue | undefined;
   try {
     snapshot = await readConfigSnapshot(filePath);
     if (!snapshot.exists) return report('missing', `${filePath} does not exist yet.`);
-    root = parseSnapshot(snapshot);
-    entry = sectionOf(root, definition, filePath)?.[serverEntryName];
+    root = parseSnapshot(snapshot, definition.format);
+    entry = entryOf(root, definition, filePath);
     inputsOf(root, filePath);
   } catch (error) {
     if (
@@ -513,12 +675,31 @@ export async function inspectAllClients(
   return inspections;
 }
 
-/** Whether the client is installed on this machine (its own folders exist). */
-export function isClientInstalled(
+/** Whether a client looks installed on this machine (its folder exists or its command is on PATH). */
+export async function isClientInstalled(
   client: ClientId,
-  environment: ClientOptions['environment'],
+  environment: ClientEnvironment,
 ): Promise<boolean> {
-  return definitionOf(client).detectInstalled(environment);
+  return anyEvidence(definitionOf(client).installEvidence(environment), environment);
+}
+
+/** Every client with whether it looks installed, installed ones first (the table's order within each group). */
+export async function detectInstalledClients(
+  environment: ClientEnvironment,
+): Promise<{ client: ClientId; label: string; installed: boolean }[]> {
+  const all = await Promise.all(
+    clientIds.map(async (client) => ({
+      client,
+      label: definitionOf(client).label,
+      installed: await isClientInstalled(client, environment),
+    })),
+  );
+  return [...all.filter((c) => c.installed), ...all.filter((c) => !c.installed)];
+}
+
+/** How a client receives our entry: `file` (we edit it) or `paste` (the user pastes our JSON). */
+export function clientDelivery(client: ClientId): 'file' | 'paste' {
+  return definitionOf(client).delivery;
 }
 
 /** Exactly the IPC contract's `ClientStatus` fields (drops scope, paths of backups, notes…). */

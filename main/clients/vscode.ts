@@ -2,7 +2,6 @@ import type { ClientDefinition, PromptStringInput } from './client-definition.js
 import { authHeaders, secretWords, targetUrl } from './client-definition.js';
 import type { ClientScope } from './environment.js';
 import { appDataDir, pathFor, requireProjectDir } from './environment.js';
-import { anyPathExists } from './install-detection.js';
 import type { JsonObject } from './jsonc-edit.js';
 import type { ClientTarget } from './target.js';
 
@@ -60,22 +59,20 @@ export function vscodeEntry(
 export const vscode: ClientDefinition = {
   id: 'vscode',
   label: 'VS Code',
-  topKey: 'servers',
+  format: 'json',
+  slot: { section: ['servers'], kind: 'map' },
+  delivery: 'file',
   scopes: ['user', 'project'],
+  installEvidence(environment) {
+    const p = pathFor(environment.platform);
+    return { paths: [p.join(appDataDir(environment), 'Code')], commands: ['code'] };
+  },
   ownedInputIds: [vscodeInputIds.localToken, vscodeInputIds.apiKey],
   configPath(scope, options) {
     const p = pathFor(options.environment.platform);
     return scope === 'user'
       ? p.join(appDataDir(options.environment), 'Code', 'User', 'mcp.json')
       : p.join(requireProjectDir(options), '.vscode', 'mcp.json');
-  },
-  detectInstalled(environment) {
-    // appData/Code is its user data; ~/.vscode its extensions.
-    const p = pathFor(environment.platform);
-    return anyPathExists([
-      p.join(appDataDir(environment), 'Code'),
-      p.join(environment.homeDir, '.vscode'),
-    ]);
   },
   desiredConfig(target, scope) {
     const startNote = 'Start pm-server from the MCP servers list in VS Code (or restart VS Code).';

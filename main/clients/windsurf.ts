@@ -1,7 +1,6 @@
 import type { ClientDefinition } from './client-definition.js';
-import { authHeaders, targetUrl } from './client-definition.js';
-import { appDataDir, pathFor } from './environment.js';
-import { anyPathExists } from './install-detection.js';
+import { authHeaders, mcpServersSlot, targetUrl } from './client-definition.js';
+import { pathFor } from './environment.js';
 
 /**
  * Windsurf: `~/.codeium/windsurf/mcp_config.json`, `mcpServers` → `{ serverUrl, headers }`
@@ -10,19 +9,18 @@ import { anyPathExists } from './install-detection.js';
 export const windsurf: ClientDefinition = {
   id: 'windsurf',
   label: 'Windsurf',
-  topKey: 'mcpServers',
+  format: 'json',
+  slot: mcpServersSlot,
+  delivery: 'file',
   scopes: ['user'],
+  installEvidence(environment) {
+    const p = pathFor(environment.platform);
+    return { paths: [p.join(environment.homeDir, '.codeium', 'windsurf')], commands: ['windsurf'] };
+  },
   ownedInputIds: [],
   configPath(_scope, options) {
     const p = pathFor(options.environment.platform);
     return p.join(options.environment.homeDir, '.codeium', 'windsurf', 'mcp_config.json');
-  },
-  detectInstalled(environment) {
-    const p = pathFor(environment.platform);
-    return anyPathExists([
-      p.join(environment.homeDir, '.codeium', 'windsurf'),
-      p.join(appDataDir(environment), 'Windsurf'),
-    ]);
   },
   desiredConfig(target) {
     return {

@@ -36,6 +36,10 @@ export interface ClientChange extends ClientStatus {
   notes: string[];
   changed: boolean;
   backupPath: string | null;
+  /** Display prefixes of MCP keys this change took out of the client's files: offer to revoke them. */
+  exposedKeyPrefixes: string[];
+  /** A client PM MCP cannot write (JetBrains): the JSON to paste (holds no secret). */
+  copyText?: string;
 }
 
 /**
@@ -198,6 +202,8 @@ export function createClientConfiguration(options: {
       notes: result.notes,
       changed: result.changed,
       backupPath: result.backupPath,
+      exposedKeyPrefixes: result.exposedKeyPrefixes,
+      ...(result.copyText !== undefined ? { copyText: result.copyText } : {}),
     };
   }
 

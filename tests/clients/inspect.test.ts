@@ -141,6 +141,7 @@ describe('inspectAllClients', () => {
       ['claude-code', 'unparseable'],
       ['windsurf', 'missing'],
       ['claude-desktop', 'current'],
+      ...clientIds.slice(5).map((client) => [client, 'missing']),
     ]);
     const cursorStatus = statuses[0];
     expect(cursorStatus && toClientStatus(cursorStatus)).toEqual({
@@ -162,6 +163,18 @@ describe('inspectAllClients', () => {
       ['claude-code', 'project'],
       ['windsurf', 'user'],
       ['claude-desktop', 'user'],
+      ['gemini-cli', 'project'],
+      ['codex', 'project'],
+      ['zed', 'user'],
+      ['cline', 'user'],
+      ['roo-code', 'user'],
+      ['continue', 'project'],
+      ['goose', 'user'],
+      ['opencode', 'project'],
+      ['jetbrains', 'user'],
+      ['lm-studio', 'user'],
+      ['amazon-q', 'project'],
+      ['qwen-code', 'project'],
     ]);
     expect(statuses[2]?.path).toBe(path.join(projectDir, '.mcp.json'));
   });
