@@ -358,7 +358,13 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
     }
   }
 
-  async function rotateMachineKey(): Promise<RotatedMachineKey> {
+  /**
+   * With the session the server gives the new key a fresh lifetime; the key rotating itself
+   * (no session left) gets a new secret with the same expiry.
+   */
+  async function rotateMachineKey(
+    options: { keyMayRotateItself: boolean } = { keyMayRotateItself: true },
+  ): Promise<RotatedMachineKey> {
     const ctx = await requireSignedIn();
     const known = ctx.settings.machineKey;
     if (known === null) {
@@ -370,8 +376,13 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
     try {
       created = await withSession(ctx, (auth) => ctx.api.rotateKey(auth, known.id));
     } catch (error) {
-      // Without a session the key may still rotate itself.
-      if (!(isDesktopError(error) && error.code === 'not_signed_in' && apiKey !== undefined)) {
+      // Without a session the key may still rotate itself (keeping its expiry).
+      if (!(
+        options.keyMayRotateItself &&
+        isDesktopError(error) &&
+        error.code === 'not_signed_in' &&
+        apiKey !== undefined
+      )) {
         throw error;
       }
       created = await ctx.api.rotateKey({ kind: 'key', apiKey }, known.id);
@@ -396,8 +407,11 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
     const known = ctx.settings.machineKey;
     if (known === null || !keyRotationDue(known, now())) return undefined;
     try {
-      return await rotateMachineKey();
+      // Only the session extends a key: a self-rotation would keep the same expiry and be due
+      // again at once, so without a session nothing is done (signing in again extends it).
+      return await rotateMachineKey({ keyMayRotateItself: false });
     } catch (error) {
+      if (isDesktopError(error) && error.code === 'not_signed_in') return undefined;
       // An expired key cannot rotate itself: a fresh one takes its place.
       if (
         isDesktopError(error) &&
@@ -431,7 +445,7 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
         await ctx.api.revokeKey({ kind: 'key', apiKey }, id);
       }
     },
-    rotateMachineKey,
+    rotateMachineKey: () => rotateMachineKey(),
     replaceMachineKey,
     rotateMachineKeyIfDue,
     async listProviders() {
