@@ -7,15 +7,25 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import type { DestinationStream } from 'pino';
 import type { AccountService } from './auth/accounts.js';
 import { Authenticator, type Principal } from './auth/authenticate.js';
-import { FailureLimiter } from './auth/failure-limiter.js';
-import type { PasswordHashingCost } from './auth/passwords.js';
+import { createAttemptLimiter, type AttemptLimit } from './auth/failure-limiter.js';
+import type {
+  PasswordHashGate,
+  PasswordHashingCapacity,
+  PasswordHashingCost,
+} from './auth/passwords.js';
 import { authRoutes } from './auth/routes.js';
 import type { ServerConfig } from './config.js';
 import type { ConnectionService } from './connections/connections.js';
 import { providerRoutes } from './connections/routes.js';
 import { createDatabase, type DatabaseHandle, type DatabaseOptions } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { authenticated, errorHandler, originGuard } from './http/http.js';
+import {
+  authenticated,
+  errorHandler,
+  hostGuard,
+  isLoopbackHost,
+  originGuard,
+} from './http/http.js';
 import type { KeyService } from './keys/keys.js';
 import { keyRoutes } from './keys/routes.js';
 import { createLogger, redactSecrets, type Logger } from './log.js';
@@ -32,8 +42,12 @@ export interface ServerAppOptions {
   logDestination?: DestinationStream;
   /** Lower than OWASP only in tests, to keep them fast. */
   passwordCost?: PasswordHashingCost;
-  /** Failed authentications per address per window before 429. */
+  /** Failed authentications per address (and per key prefix) per window before 429. */
   authFailureLimit?: { maxFailures: number; windowMs: number };
+  /** Registrations per address per window before 429. */
+  registrationLimit?: AttemptLimit;
+  /** Password hashes run at once and waiting, before 503 `server_busy`. */
+  passwordHashing?: PasswordHashingCapacity;
   database?: DatabaseOptions;
   /** How often open sessions are checked against revocations made on other instances. */
   revocationSweepMs?: number;
@@ -52,6 +66,7 @@ export interface ServerApp {
   readonly accounts: AccountService;
   readonly connections: ConnectionService;
   readonly sessions: SessionRegistry;
+  readonly passwordHashing: PasswordHashGate;
   readonly http: Express;
   /** Applies migrations, then listens on the configured host and port. */
   start(): Promise<{ url: string }>;
@@ -65,20 +80,28 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   const database = createDatabase(config.database, options.database);
   const { db } = database;
 
-  const { accessTokens, keys, accounts, connections } = createAccountServices(config, db, {
-    now,
-    passwordCost: options.passwordCost,
-    providerHttp: options.providerHttp,
-    onBackgroundError: (error) => logger.warn({ err: error }, 'could not record key use'),
-  });
+  const { accessTokens, keys, accounts, connections, passwordHashing } = createAccountServices(
+    config,
+    db,
+    {
+      now,
+      passwordCost: options.passwordCost,
+      passwordHashing: options.passwordHashing,
+      registrationLimit: options.registrationLimit,
+      providerHttp: options.providerHttp,
+      onBackgroundError: (error) => logger.warn({ err: error }, 'could not record key use'),
+    },
+  );
+  const authFailureLimit = options.authFailureLimit ?? { maxFailures: 30, windowMs: 5 * 60_000 };
   const authenticator = new Authenticator({
     db,
     keys,
     accessTokens,
     allowUserIdAuth: config.allowUserIdAuth,
-    failures: new FailureLimiter(
-      options.authFailureLimit ?? { maxFailures: 30, windowMs: 5 * 60_000 },
-    ),
+    failures: createAttemptLimiter({ kind: database.kind, db }, 'auth', {
+      maxAttempts: authFailureLimit.maxFailures,
+      windowMs: authFailureLimit.windowMs,
+    }),
     now,
   });
   const sessions = new SessionRegistry();
@@ -107,7 +130,12 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Which X-Forwarded-For hops decide req.ip (the limiter's and the audit log's client address).
+  // (A copy: Express's proxy-addr rewrites the list it is given.)
+  app.set(
+    'trust proxy',
+    typeof config.trustProxy === 'number' ? config.trustProxy : [...config.trustProxy],
+  );
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -123,7 +151,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     });
     next();
   });
-  app.use(originGuard(config.allowedOrigins));
+  app.use(hostGuard(config));
+  app.use(originGuard(config));
   app.get('/health', async (_req, res) => {
     try {
       await database.ping();
@@ -157,6 +186,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     accounts,
     connections,
     sessions,
+    passwordHashing,
     http: app,
     async start() {
       const report = await migrateToLatest(db, { schema: database.schema });
@@ -167,6 +197,11 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       if (config.allowUserIdAuth) {
         logger.warn(
           'PM_MCP_ALLOW_USER_ID_AUTH=true: anyone who can reach this server can act as any user by id. Use only on a trusted network.',
+        );
+      }
+      if (config.publicUrl === null && !isLoopbackHost(config.host)) {
+        logger.warn(
+          `HOST=${config.host} without PM_MCP_PUBLIC_URL: any Host header is accepted. Set PM_MCP_PUBLIC_URL to the server's external URL so that only its host is (DNS-rebinding protection).`,
         );
       }
       const server = app.listen(config.port, config.host);
