@@ -181,3 +181,48 @@ describe('the failed-credential limiter on PostgreSQL with two instances', () =>
     expect(rows.rows.some((row) => row.subject.includes(key.api_key))).toBe(false);
   });
 });
+
+describe('the shared limiter on PostgreSQL', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ database: 'postgres' });
+  });
+  afterAll(() => server.stop());
+
+  it('starts a new window once the old one ended, and deletes expired rows', async () => {
+    const { sql } = await import('kysely');
+    const { PostgresAttemptLimiter } = await import('../../server/auth/failure-limiter.js');
+    const db = server.app.database.db;
+    const short = { maxAttempts: 1, windowMs: 200 };
+    const first = new PostgresAttemptLimiter(db, 'test', short);
+    expect(await first.count(['address:192.0.2.50'])).toBe(0);
+    expect(await first.count(['address:192.0.2.50'])).toBeGreaterThan(0);
+    const rowOf = async (subject: string) =>
+      (
+        await sql<{ attempts: number; expired: boolean }>`
+          select attempts, resets_at <= clock_timestamp() as expired from auth_limits
+          where subject = ${subject}`.execute(db)
+      ).rows[0];
+    // Wait (by the database's clock) for the window to end.
+    const deadline = Date.now() + 30_000;
+    while (!(await rowOf('test:address:192.0.2.50'))?.expired) {
+      if (Date.now() > deadline) throw new Error('the window never ended');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The same instance counts afresh…
+    expect(await first.count(['address:192.0.2.50'])).toBe(0);
+    expect((await rowOf('test:address:192.0.2.50'))?.attempts).toBe(1);
+    // …and an instance's first count deletes every expired row.
+    await first.count(['address:192.0.2.51']);
+    while (!(await rowOf('test:address:192.0.2.51'))?.expired) {
+      if (Date.now() > deadline) throw new Error('the window never ended');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new PostgresAttemptLimiter(db, 'test', short).count(['address:192.0.2.52']);
+    const deadlineForSweep = Date.now() + 30_000;
+    while ((await rowOf('test:address:192.0.2.51')) !== undefined) {
+      if (Date.now() > deadlineForSweep) throw new Error('the expired row was never deleted');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+});
