@@ -220,7 +220,10 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       const { port } = server.address() as AddressInfo;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-      logger.info({ url, database: database.kind, version }, 'PM MCP server listening');
+      logger.info(
+        { url, publicUrl: config.publicUrl, database: database.kind, version },
+        'PM MCP server listening',
+      );
       return { url };
     },
     async stop() {
