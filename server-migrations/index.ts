@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as initial from './0001_initial.js';
 import * as hashLegacyKeys from './0002_hash_legacy_keys.js';
+import * as authLimits from './0003_auth_limits.js';
 import * as cluster from './0004_cluster.js';
 
 export { hashLegacyPlaintextKeys } from './legacy-keys.js';
@@ -9,5 +10,6 @@ export { hashLegacyPlaintextKeys } from './legacy-keys.js';
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_hash_legacy_keys': hashLegacyKeys,
+  '0003_auth_limits': authLimits,
   '0004_cluster': cluster,
 };

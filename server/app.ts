@@ -7,8 +7,12 @@ import { McpServer } from '@modelcontextprotocol/server';
 import type { DestinationStream } from 'pino';
 import type { AccountService } from './auth/accounts.js';
 import { Authenticator, type Principal } from './auth/authenticate.js';
-import { FailureLimiter } from './auth/failure-limiter.js';
-import type { PasswordHashingCost } from './auth/passwords.js';
+import { createAttemptLimiter, type AttemptLimit } from './auth/failure-limiter.js';
+import type {
+  PasswordHashGate,
+  PasswordHashingCapacity,
+  PasswordHashingCost,
+} from './auth/passwords.js';
 import { authRoutes } from './auth/routes.js';
 import type { ServerConfig } from './config.js';
 import type { ConnectionService } from './connections/connections.js';
@@ -24,6 +28,8 @@ import {
   authenticated,
   authenticatedIfPresented,
   errorHandler,
+  hostGuard,
+  isLoopbackHost,
   originGuard,
   refuseQueryKeys,
 } from './http/http.js';
@@ -44,8 +50,12 @@ export interface ServerAppOptions {
   logDestination?: DestinationStream;
   /** Lower than OWASP only in tests, to keep them fast. */
   passwordCost?: PasswordHashingCost;
-  /** Failed authentications per address per window before 429. */
+  /** Failed authentications per address (and per key prefix) per window before 429. */
   authFailureLimit?: { maxFailures: number; windowMs: number };
+  /** Registrations per address per window before 429. */
+  registrationLimit?: AttemptLimit;
+  /** Password hashes run at once and waiting, before 503 `server_busy`. */
+  passwordHashing?: PasswordHashingCapacity;
   database?: DatabaseOptions;
   /**
    * How often open SSE streams are checked against the database for revoked or expired keys (a
@@ -81,6 +91,7 @@ export interface ServerApp {
   readonly keyCache: KeyLookupCache;
   /** This process among the instances sharing the database (logs, `pg_stat_activity`). */
   readonly instanceId: string;
+  readonly passwordHashing: PasswordHashGate;
   readonly http: Express;
   /** Applies migrations, then listens on the configured host and port. */
   start(): Promise<{ url: string }>;
@@ -101,12 +112,19 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   const database = createDatabase(config.database, options.database);
   const { db } = database;
 
-  const { accessTokens, keys, accounts, connections } = createAccountServices(config, db, {
-    now,
-    passwordCost: options.passwordCost,
-    providerHttp: options.providerHttp,
-    onBackgroundError: (error) => logger.warn({ err: error }, 'could not record key use'),
-  });
+  const { accessTokens, keys, accounts, connections, passwordHashing } = createAccountServices(
+    config,
+    db,
+    {
+      now,
+      passwordCost: options.passwordCost,
+      passwordHashing: options.passwordHashing,
+      registrationLimit: options.registrationLimit,
+      providerHttp: options.providerHttp,
+      onBackgroundError: (error) => logger.warn({ err: error }, 'could not record key use'),
+    },
+  );
+  const authFailureLimit = options.authFailureLimit ?? { maxFailures: 30, windowMs: 5 * 60_000 };
   const instanceId = randomBytes(6).toString('hex');
   const events: ClusterEvents =
     config.database.kind === 'postgres'
@@ -128,9 +146,10 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     keys: keyCache,
     accessTokens,
     allowUserIdAuth: config.allowUserIdAuth,
-    failures: new FailureLimiter(
-      options.authFailureLimit ?? { maxFailures: 30, windowMs: 5 * 60_000 },
-    ),
+    failures: createAttemptLimiter({ kind: database.kind, db }, 'auth', {
+      maxAttempts: authFailureLimit.maxFailures,
+      windowMs: authFailureLimit.windowMs,
+    }),
     now,
   });
   const providerHttp = providerHttpOptions(config, options.providerHttp);
@@ -187,7 +206,12 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Which X-Forwarded-For hops decide req.ip (the limiter's and the audit log's client address).
+  // (A copy: Express's proxy-addr rewrites the list it is given.)
+  app.set(
+    'trust proxy',
+    typeof config.trustProxy === 'number' ? config.trustProxy : [...config.trustProxy],
+  );
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     // Draining: finish this request, and tell the client (or load balancer) not to reuse the
@@ -211,7 +235,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     });
     next();
   });
-  app.use(originGuard(config.allowedOrigins));
+  app.use(hostGuard(config));
+  app.use(originGuard(config));
   app.get('/health', async (_req, res) => {
     try {
       await database.ping();
@@ -284,6 +309,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     events,
     keyCache,
     instanceId,
+    passwordHashing,
     http: app,
     async start() {
       const report = await migrateToLatest(db, { schema: database.schema });
@@ -298,6 +324,11 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       }
       await events.start();
       sseStreams.start();
+      if (config.publicUrl === null && !isLoopbackHost(config.host)) {
+        logger.warn(
+          `HOST=${config.host} without PM_MCP_PUBLIC_URL: any Host header is accepted. Set PM_MCP_PUBLIC_URL to the server's external URL so that only its host is (DNS-rebinding protection).`,
+        );
+      }
       const server = app.listen(config.port, config.host);
       await once(server, 'listening');
       httpServer = server;
@@ -316,7 +347,13 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
       logger.info(
-        { url, database: database.kind, version, instance: instanceId },
+        {
+          url,
+          publicUrl: config.publicUrl,
+          database: database.kind,
+          version,
+          instance: instanceId,
+        },
         'PM MCP server listening',
       );
       return { url };

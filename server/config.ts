@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -17,6 +18,16 @@ export interface ServerConfig {
   readonly allowUserIdAuth: boolean;
   readonly allowRegistration: boolean;
   readonly allowedOrigins: readonly string[];
+  /**
+   * The server's external URL (behind a TLS proxy), without a trailing slash: its host is the
+   * accepted `Host` and its origin counts as the server's own. Null when not configured.
+   */
+  readonly publicUrl: string | null;
+  /**
+   * Which proxies' `X-Forwarded-For` decides the client address, with Express's `trust proxy`
+   * meaning: a hop count (0: none, the default) or addresses, CIDR ranges and Express's names.
+   */
+  readonly trustProxy: TrustProxy;
   readonly logLevel: LogLevel;
   readonly keys: {
     /** Applied when a key is created without `expires_in_days`; null means no expiry. */
@@ -36,6 +47,8 @@ export interface ServerConfig {
 export type DatabaseTarget =
   | { readonly kind: 'sqlite'; readonly path: string }
   | { readonly kind: 'postgres'; readonly url: string };
+
+export type TrustProxy = number | readonly string[];
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -76,6 +89,54 @@ const originList = z.string().transform((value, context) => {
   return origins;
 });
 
+/** Express's names for address ranges (proxy-addr): loopback, link-local, unique-local. */
+const trustProxyNames = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+const trustProxy = z.string().transform((value, context): TrustProxy => {
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const hops = Number(trimmed);
+    if (hops <= 10) return hops;
+  }
+  const entries = trimmed.split(',').map((part) => part.trim());
+  for (const entry of entries) {
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const validPrefix =
+      prefix === undefined ||
+      (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (trustProxyNames.has(entry) || (family !== 0 && validPrefix && rest.length === 0)) continue;
+    context.addIssue({
+      code: 'custom',
+      message: `has an invalid entry "${entry}": use a hop count (0-10), or a comma list of addresses, CIDR ranges, loopback, linklocal, uniquelocal`,
+    });
+    return z.NEVER;
+  }
+  return entries;
+});
+
+const publicUrl = z.string().transform((value, context) => {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    context.addIssue({ code: 'custom', message: 'must be an absolute http:// or https:// URL' });
+    return z.NEVER;
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password) {
+    context.addIssue({
+      code: 'custom',
+      message: 'must be an http:// or https:// URL without user name or password',
+    });
+    return z.NEVER;
+  }
+  if (url.search || url.hash) {
+    context.addIssue({ code: 'custom', message: 'must not have a query or a fragment' });
+    return z.NEVER;
+  }
+  return url.href.replace(/\/+$/, '');
+});
+
 const positiveDays = z.coerce
   .number({ error: 'must be a number of days' })
   .int()
@@ -94,6 +155,8 @@ const envSchema = z.object({
   PM_MCP_ALLOW_USER_ID_AUTH: booleanFlag.default(false),
   PM_MCP_ALLOW_REGISTRATION: booleanFlag.default(true),
   PM_MCP_ALLOWED_ORIGINS: originList.default([]),
+  PM_MCP_PUBLIC_URL: publicUrl.optional(),
+  PM_MCP_TRUST_PROXY: trustProxy.default(0),
   LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
   PM_MCP_KEY_DEFAULT_EXPIRY_DAYS: z.union([z.literal('none'), positiveDays]).default(90),
   PM_MCP_KEY_MAX_EXPIRY_DAYS: z.union([z.literal('none'), positiveDays]).default(365),
@@ -184,6 +247,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowUserIdAuth: values.PM_MCP_ALLOW_USER_ID_AUTH,
     allowRegistration: values.PM_MCP_ALLOW_REGISTRATION,
     allowedOrigins: Object.freeze(values.PM_MCP_ALLOWED_ORIGINS),
+    publicUrl: values.PM_MCP_PUBLIC_URL ?? null,
+    trustProxy:
+      typeof values.PM_MCP_TRUST_PROXY === 'number'
+        ? values.PM_MCP_TRUST_PROXY
+        : Object.freeze([...values.PM_MCP_TRUST_PROXY]),
     logLevel: values.LOG_LEVEL,
     keys: Object.freeze({ defaultExpiryDays, maxExpiryDays }),
     accessTokenTtlSeconds: values.PM_MCP_ACCESS_TOKEN_TTL_SECONDS,

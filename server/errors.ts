@@ -21,12 +21,14 @@ export const errorCatalogue = {
   email_taken: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  misdirected_request: 421,
   provider_rejected: 422,
   too_many_requests: 429,
   too_many_streams: 429,
   internal_error: 500,
   provider_error: 502,
   database_unavailable: 503,
+  server_busy: 503,
   provider_unavailable: 503,
 } as const;
 

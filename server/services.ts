@@ -1,6 +1,11 @@
 import { AccountService } from './auth/accounts.js';
-import { FailureLimiter } from './auth/failure-limiter.js';
-import { owaspScryptCost, type PasswordHashingCost } from './auth/passwords.js';
+import { createAttemptLimiter, type AttemptLimit } from './auth/failure-limiter.js';
+import {
+  owaspScryptCost,
+  PasswordHashGate,
+  type PasswordHashingCapacity,
+  type PasswordHashingCost,
+} from './auth/passwords.js';
 import { AccessTokens } from './auth/session-tokens.js';
 import type { ServerConfig } from './config.js';
 import { ConnectionService } from './connections/connections.js';
@@ -16,12 +21,21 @@ export interface AccountServices {
   readonly keys: KeyService;
   readonly accounts: AccountService;
   readonly connections: ConnectionService;
+  /** The one gate every password hash of this process goes through. */
+  readonly passwordHashing: PasswordHashGate;
 }
+
+/** Wrong passwords per account and per address before 429 (OWASP: lock out briefly, not forever). */
+export const defaultLoginLimit: AttemptLimit = { maxAttempts: 10, windowMs: 15 * 60_000 };
+/** Registrations per address. */
+export const defaultRegistrationLimit: AttemptLimit = { maxAttempts: 10, windowMs: 60 * 60_000 };
 
 export interface AccountServicesOptions {
   now: () => Date;
   /** Lower than OWASP only in tests, to keep them fast. */
   passwordCost?: PasswordHashingCost | undefined;
+  passwordHashing?: PasswordHashingCapacity | undefined;
+  registrationLimit?: AttemptLimit | undefined;
   providerHttp?: ProviderHttpOptions | undefined;
   /** Failures of work done after a response (such as recording a key's last use). */
   onBackgroundError?: ((error: unknown) => void) | undefined;
@@ -59,12 +73,20 @@ export function createAccountServices(
     maxExpiryDays: config.keys.maxExpiryDays,
     ...(options.onBackgroundError ? { onBackgroundError: options.onBackgroundError } : {}),
   });
+  const passwordHashing = new PasswordHashGate(options.passwordHashing);
+  const database = { kind: config.database.kind, db };
   const accounts = new AccountService({
     db,
     accessTokens,
     passwordCost: options.passwordCost ?? owaspScryptCost,
+    passwordHashing,
     refreshTokenTtlDays: config.refreshTokenTtlDays,
-    loginLimiter: new FailureLimiter({ maxFailures: 10, windowMs: 15 * 60_000 }),
+    loginLimiter: createAttemptLimiter(database, 'login', defaultLoginLimit),
+    registrationLimiter: createAttemptLimiter(
+      database,
+      'register',
+      options.registrationLimit ?? defaultRegistrationLimit,
+    ),
     now,
   });
   const connections = new ConnectionService({
@@ -73,5 +95,5 @@ export function createAccountServices(
     now,
     checkCredentials: providerCredentialChecker(providerHttpOptions(config, options.providerHttp)),
   });
-  return { accessTokens, keys, accounts, connections };
+  return { accessTokens, keys, accounts, connections, passwordHashing };
 }

@@ -54,7 +54,13 @@ export function createMachineKeyService(options: {
     return machineKey;
   }
 
-  async function rotateMachineKey(): Promise<RotatedMachineKey> {
+  /**
+   * With the session the server gives the new key a fresh lifetime; the key rotating itself
+   * (no session left) gets a new secret with the same expiry.
+   */
+  async function rotateMachineKey(
+    options: { keyMayRotateItself: boolean } = { keyMayRotateItself: true },
+  ): Promise<RotatedMachineKey> {
     const ctx = await session.requireSignedIn();
     const known = ctx.settings.machineKey;
     if (known === null) {
@@ -66,8 +72,13 @@ export function createMachineKeyService(options: {
     try {
       created = await session.withSession(ctx, (auth) => ctx.api.rotateKey(auth, known.id));
     } catch (error) {
-      // Without a session the key may still rotate itself.
-      if (!(isDesktopError(error) && error.code === 'not_signed_in' && apiKey !== undefined)) {
+      // Without a session the key may still rotate itself (keeping its expiry).
+      if (!(
+        options.keyMayRotateItself &&
+        isDesktopError(error) &&
+        error.code === 'not_signed_in' &&
+        apiKey !== undefined
+      )) {
         throw error;
       }
       created = await ctx.api.rotateKey({ kind: 'key', apiKey }, known.id);
@@ -109,7 +120,7 @@ export function createMachineKeyService(options: {
       }
     },
 
-    rotateMachineKey,
+    rotateMachineKey: () => rotateMachineKey(),
     replaceMachineKey,
 
     async rotateMachineKeyIfDue() {
@@ -117,8 +128,11 @@ export function createMachineKeyService(options: {
       const known = ctx.settings.machineKey;
       if (known === null || !keyRotationDue(known, now())) return undefined;
       try {
-        return await rotateMachineKey();
+        // Only the session extends a key: a self-rotation would keep the same expiry and be due
+        // again at once, so without a session nothing is done (signing in again extends it).
+        return await rotateMachineKey({ keyMayRotateItself: false });
       } catch (error) {
+        if (isDesktopError(error) && error.code === 'not_signed_in') return undefined;
         // An expired key cannot rotate itself: a fresh one takes its place.
         if (
           isDesktopError(error) &&

@@ -3,11 +3,12 @@ import { recordAudit } from '../audit.js';
 import type { Db } from '../db/database.js';
 import { toIso, type UserRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import type { FailureLimiter } from './failure-limiter.js';
+import type { AttemptLimiter } from './failure-limiter.js';
 import {
   createDummyHash,
   hashPassword,
   verifyPassword,
+  type PasswordHashGate,
   type PasswordHashingCost,
 } from './passwords.js';
 import { generateRefreshToken, hashRefreshToken, type AccessTokens } from './session-tokens.js';
@@ -57,12 +58,25 @@ function isUniqueViolation(error: unknown): boolean {
 const invalidLogin = (): AppError =>
   new AppError('invalid_credentials', 'Invalid email or password');
 
+const tooManyRequests = (message: string, retryAfterSeconds: number): AppError =>
+  new AppError('too_many_requests', message, {
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+  });
+
+const isServerBusy = (error: unknown): boolean =>
+  error instanceof AppError && error.code === 'server_busy';
+
 export interface AccountServiceDeps {
   db: Db;
   accessTokens: AccessTokens;
   passwordCost: PasswordHashingCost;
+  /** Every password hash and check waits here (bounded memory; 503 `server_busy` beyond). */
+  passwordHashing: PasswordHashGate;
   refreshTokenTtlDays: number;
-  loginLimiter: FailureLimiter;
+  /** Sign-in attempts per account and per address, reserved before the password is checked. */
+  loginLimiter: AttemptLimiter;
+  /** Registrations per address. */
+  registrationLimiter: AttemptLimiter;
   now: () => Date;
 }
 
@@ -86,7 +100,9 @@ export class AccountService {
       id: randomUUID(),
       email: input.email.trim(),
       name: input.name?.trim() || null,
-      password_hash: await hashPassword(input.password, this.#deps.passwordCost),
+      password_hash: await this.#deps.passwordHashing.run(() =>
+        hashPassword(input.password, this.#deps.passwordCost),
+      ),
       created_at: timestamp,
       updated_at: timestamp,
     };
@@ -101,37 +117,61 @@ export class AccountService {
     return presentUser(row);
   }
 
-  async register(input: {
-    email: string;
-    password: string;
-    name?: string | null;
-  }): Promise<SessionTokens> {
-    const user = await this.createUser(input);
+  /**
+   * Self sign-up, limited per client address: every attempt counts, a taken email included
+   * (probing for accounts costs attempts too).
+   */
+  async register(
+    input: { email: string; password: string; name?: string | null },
+    ip: string,
+  ): Promise<SessionTokens> {
+    const { registrationLimiter } = this.#deps;
+    const subjects = [`address:${ip}`];
+    const retryAfter = await registrationLimiter.count(subjects);
+    if (retryAfter > 0) {
+      throw tooManyRequests(
+        'Too many registrations from this address; try again later',
+        retryAfter,
+      );
+    }
+    let user: PublicUser;
+    try {
+      user = await this.createUser(input);
+    } catch (error) {
+      // Refused before any work: a busy server does not spend the caller's attempts.
+      if (isServerBusy(error)) await registrationLimiter.uncount(subjects);
+      throw error;
+    }
     return this.#issueSession(user, randomUUID());
   }
 
   /**
    * One answer for every failure. The unknown-email path verifies against a dummy hash so it
-   * costs what a wrong password costs. Failures are limited per account and per address.
+   * costs what a wrong password costs. Attempts are limited per account and per address, and
+   * reserved atomically before the password is checked, so concurrent guesses cannot race past
+   * the limit; a successful sign-in gives its reservation back.
    */
   async login(email: string, password: string, ip: string): Promise<SessionTokens> {
     const { db, loginLimiter } = this.#deps;
     const accountSubject = `account:${email.trim().toLowerCase()}`;
     const addressSubject = `address:${ip}`;
-    const retryAfter = Math.max(
-      loginLimiter.retryAfterSeconds(accountSubject),
-      loginLimiter.retryAfterSeconds(addressSubject),
-    );
+    const subjects = [accountSubject, addressSubject];
+    const retryAfter = await loginLimiter.count(subjects);
     if (retryAfter > 0) {
-      throw new AppError('too_many_requests', 'Too many failed sign-in attempts; try again later', {
-        headers: { 'Retry-After': String(retryAfter) },
-      });
+      throw tooManyRequests('Too many failed sign-in attempts; try again later', retryAfter);
     }
-    const user = await findUserByEmail(db, email);
-    const valid = await verifyPassword(password, user?.password_hash ?? (await this.#dummy()));
+    let user: UserRow | undefined;
+    let valid: boolean;
+    try {
+      user = await findUserByEmail(db, email);
+      const storedHash = user?.password_hash ?? (await this.#dummy());
+      valid = await this.#deps.passwordHashing.run(() => verifyPassword(password, storedHash));
+    } catch (error) {
+      // Nothing was checked: the reservation is given back.
+      await loginLimiter.uncount(subjects);
+      throw error;
+    }
     if (!user || !valid) {
-      loginLimiter.recordFailure(accountSubject);
-      loginLimiter.recordFailure(addressSubject);
       await recordAudit(
         db,
         { event: 'login.failed', userId: user?.id ?? null, ip },
@@ -139,7 +179,8 @@ export class AccountService {
       );
       throw invalidLogin();
     }
-    loginLimiter.reset(accountSubject);
+    await loginLimiter.reset([accountSubject]);
+    await loginLimiter.uncount([addressSubject]);
     return this.#issueSession(presentUser(user), randomUUID());
   }
 
@@ -214,7 +255,7 @@ export class AccountService {
       .execute();
     return {
       user,
-      access_token: await accessTokens.issue(user.id),
+      access_token: await accessTokens.issue(user.id, familyId),
       refresh_token: refreshToken,
       token_type: 'Bearer',
       expires_in: accessTokens.ttlSeconds,

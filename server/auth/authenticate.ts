@@ -3,11 +3,11 @@ import { recordAudit } from '../audit.js';
 import type { Db } from '../db/database.js';
 import { isUuid } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { looksLikeApiKey } from '../keys/key-format.js';
+import { displayPrefixOf, isWellFormedApiKey, looksLikeApiKey } from '../keys/key-format.js';
 import type { KeyAuthenticator } from '../keys/key-cache.js';
 import type { KeyScope } from '../keys/keys.js';
-import type { FailureLimiter } from './failure-limiter.js';
-import type { AccessTokens } from './session-tokens.js';
+import type { AttemptLimiter } from './failure-limiter.js';
+import { invalidAccessToken, type AccessTokens } from './session-tokens.js';
 
 export type AuthMethod = 'api_key' | 'user_id' | 'session';
 
@@ -32,7 +32,8 @@ export interface AuthenticatorDeps {
   keys: KeyAuthenticator;
   accessTokens: AccessTokens;
   allowUserIdAuth: boolean;
-  failures: FailureLimiter;
+  /** Failed authentications per client address and per key prefix. */
+  failures: AttemptLimiter;
   now: () => Date;
 }
 
@@ -47,14 +48,31 @@ function queryParameters(request: IncomingMessage): URLSearchParams {
   return new URLSearchParams(start === -1 ? '' : url.slice(start + 1));
 }
 
-export function clientAddress(request: IncomingMessage): string {
-  return request.socket.remoteAddress ?? 'unknown';
+/**
+ * The client's address: Express's `req.ip`, which honours `X-Forwarded-For` only from the
+ * proxies `PM_MCP_TRUST_PROXY` trusts (the socket's peer otherwise).
+ */
+export function clientAddress(request: IncomingMessage & { ip?: string | undefined }): string {
+  return request.ip ?? request.socket.remoteAddress ?? 'unknown';
+}
+
+/** The key a request presents, by the same priority as `#resolve` (for the limiter's subjects). */
+function presentedKey(request: IncomingMessage): string | undefined {
+  const headerKey = headerValue(request, 'x-mcp-api-key');
+  if (headerKey !== undefined) return headerKey.trim();
+  const bearer = headerValue(request, 'authorization')?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  if (bearer !== undefined && looksLikeApiKey(bearer)) return bearer;
+  return queryParameters(request).get('api_key')?.trim();
 }
 
 /**
  * Resolves the caller from the first credential present, in the priority of SPEC §3.5. The first
  * credential decides: an invalid key is a 401 and never falls through to a weaker method.
- * Failures are counted per client address; past the limit the address gets 429.
+ *
+ * The credential is resolved first: a valid one is never refused by the limiter. A failure is
+ * counted per client address and, for a well-formed key, per key prefix; once one of them is
+ * over the limit, failures get 429 with `Retry-After` instead of 401. (Keys and access tokens
+ * carry 256 bits: answering a valid one is no oracle worth guarding.)
  */
 export class Authenticator {
   readonly #deps: AuthenticatorDeps;
@@ -63,29 +81,30 @@ export class Authenticator {
     this.#deps = deps;
   }
 
-  async authenticate(request: IncomingMessage): Promise<Principal> {
-    const address = clientAddress(request);
-    const retryAfter = this.#deps.failures.retryAfterSeconds(address);
-    if (retryAfter > 0) {
-      throw new AppError(
-        'too_many_requests',
-        'Too many failed authentication attempts; try again later',
-        {
-          headers: { 'Retry-After': String(retryAfter) },
-        },
-      );
-    }
+  async authenticate(request: IncomingMessage & { ip?: string | undefined }): Promise<Principal> {
     try {
       return await this.#resolve(request);
     } catch (error) {
-      if (error instanceof AppError && error.status === 401) {
-        this.#deps.failures.recordFailure(address);
-        void recordAudit(
-          this.#deps.db,
-          { event: 'auth.failed', ip: address, detail: error.code },
-          this.#deps.now(),
-        ).catch(() => undefined);
+      if (!(error instanceof AppError && error.status === 401)) throw error;
+      const address = clientAddress(request);
+      const subjects = [`address:${address}`];
+      const key = presentedKey(request);
+      if (key !== undefined && isWellFormedApiKey(key))
+        subjects.push(`key:${displayPrefixOf(key)}`);
+      const retryAfter = await this.#deps.failures.count(subjects);
+      if (retryAfter > 0) {
+        // Past the limit a flood is refused without filling the audit log.
+        throw new AppError(
+          'too_many_requests',
+          'Too many failed authentication attempts; try again later',
+          { headers: { 'Retry-After': String(retryAfter) } },
+        );
       }
+      void recordAudit(
+        this.#deps.db,
+        { event: 'auth.failed', ip: address, detail: error.code },
+        this.#deps.now(),
+      ).catch(() => undefined);
       throw error;
     }
   }
@@ -104,10 +123,7 @@ export class Authenticator {
     const userId = headerValue(request, 'x-user-id') ?? query.get('user_id') ?? undefined;
     if (userId !== undefined) return this.#byUserId(userId.trim());
 
-    if (bearer !== undefined) {
-      const sessionUser = await this.#deps.accessTokens.verify(bearer);
-      return { userId: sessionUser, method: 'session', keyId: null, scope: 'write' };
-    }
+    if (bearer !== undefined) return this.#bySession(bearer);
     if (authorization !== undefined) {
       throw new AppError('unauthorized', 'Unsupported Authorization scheme; use Bearer', {
         headers: { 'WWW-Authenticate': 'Bearer' },
@@ -132,6 +148,22 @@ export class Authenticator {
       scope: key.scope,
       expiresAt: key.expiresAt,
     };
+  }
+
+  /** A valid JWT whose sign-in ended (logout, refresh-token reuse) is refused at once. */
+  async #bySession(token: string): Promise<Principal> {
+    const { userId, familyId } = await this.#deps.accessTokens.verify(token);
+    const live = await this.#deps.db
+      .selectFrom('refresh_tokens')
+      .select('id')
+      .where('family_id', '=', familyId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', this.#deps.now().toISOString())
+      .limit(1)
+      .executeTakeFirst();
+    if (!live) throw invalidAccessToken('Access token revoked: the session has ended');
+    return { userId, method: 'session', keyId: null, scope: 'write' };
   }
 
   async #byUserId(userId: string): Promise<Principal> {

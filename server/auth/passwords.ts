@@ -5,6 +5,7 @@ import {
   type ScryptOptions,
 } from 'node:crypto';
 import { promisify } from 'node:util';
+import { AppError } from '../errors.js';
 
 const scrypt = promisify<string | Buffer, Buffer, number, ScryptOptions, Buffer>(scryptCallback);
 
@@ -63,4 +64,52 @@ export async function verifyPassword(password: string, stored: string): Promise<
  */
 export function createDummyHash(cost: PasswordHashingCost): Promise<string> {
   return hashPassword(randomBytes(24).toString('base64'), cost);
+}
+
+export interface PasswordHashingCapacity {
+  /** Hashes computed at once (each scrypt at OWASP cost holds ~128 MiB). */
+  readonly concurrent: number;
+  /** Hashes that may wait for a slot; beyond them the request is refused at once. */
+  readonly waiting: number;
+}
+
+export const defaultPasswordHashingCapacity: PasswordHashingCapacity = {
+  concurrent: 2,
+  waiting: 8,
+};
+
+/**
+ * Bounds the memory and CPU that password hashing may take: a few hashes run, a few wait, and
+ * anything more is refused with 503 `server_busy` and `Retry-After` before any work is done.
+ * Every password hash and check of the server runs through one gate.
+ */
+export class PasswordHashGate {
+  readonly #capacity: PasswordHashingCapacity;
+  readonly #queue: (() => void)[] = [];
+  #running = 0;
+
+  constructor(capacity: PasswordHashingCapacity = defaultPasswordHashingCapacity) {
+    this.#capacity = capacity;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#capacity.concurrent) {
+      if (this.#queue.length >= this.#capacity.waiting) {
+        throw new AppError('server_busy', 'The server is busy; try again in a moment', {
+          headers: { 'Retry-After': '2' },
+        });
+      }
+      // The slot is handed over by the task that finishes (so #running never drops in between).
+      await new Promise<void>((resolve) => this.#queue.push(resolve));
+    } else {
+      this.#running += 1;
+    }
+    try {
+      return await task();
+    } finally {
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#running -= 1;
+    }
+  }
 }

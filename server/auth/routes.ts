@@ -38,7 +38,7 @@ export function authRoutes(
       );
     }
     const body = parseBody(registerBody, req.body);
-    res.status(201).json(await accounts.register(body));
+    res.status(201).json(await accounts.register(body, clientAddress(req)));
   });
 
   router.post('/login', async (req, res) => {

@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type MigrationResult } from 'kysely';
+import { Migrator, PostgresAdapter, sql, type Kysely, type MigrationResult } from 'kysely';
 import { hashLegacyPlaintextKeys, migrations } from '../../server-migrations/index.js';
 import type { Db } from './database.js';
 
@@ -7,16 +7,37 @@ export interface MigrationReport {
   legacyKeysHashed: number;
 }
 
+/**
+ * Kysely looks for its bookkeeping tables in every schema unless told which one is ours: on a
+ * PostgreSQL database shared by several schemas (tests; operators choosing one through libpq
+ * `options`) it would find another schema's. Ours is the given one, else the connection's
+ * `current_schema()`.
+ */
+async function migrationTableSchema(
+  db: Db,
+  schema: string | undefined,
+): Promise<string | undefined> {
+  if (schema) return schema;
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return rows[0]?.schema;
+}
+
+async function migratorFor(db: Db, schema: string | undefined): Promise<Migrator> {
+  const tableSchema = await migrationTableSchema(db, schema);
+  return new Migrator({
+    db,
+    ...(tableSchema ? { migrationTableSchema: tableSchema } : {}),
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+  });
+}
+
 /** Migrations this version knows that the database has not applied (readiness). */
 export async function pendingMigrations(
   db: Db,
   options: { schema?: string | undefined } = {},
 ): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    ...(options.schema ? { migrationTableSchema: options.schema } : {}),
-    provider: { getMigrations: () => Promise.resolve(migrations) },
-  });
+  const migrator = await migratorFor(db, options.schema);
   const known = await migrator.getMigrations();
   return known.filter((migration) => migration.executedAt === undefined).map((m) => m.name);
 }
@@ -31,12 +52,7 @@ export async function migrateToLatest(
   db: Db,
   options: { schema?: string | undefined } = {},
 ): Promise<MigrationReport> {
-  const migrator = new Migrator({
-    db,
-    // Kysely looks for its bookkeeping tables in every schema unless told which one is ours.
-    ...(options.schema ? { migrationTableSchema: options.schema } : {}),
-    provider: { getMigrations: () => Promise.resolve(migrations) },
-  });
+  const migrator = await migratorFor(db, options.schema);
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((result: MigrationResult) => result.status === 'Error');

@@ -116,12 +116,85 @@ export function requireSession(res: Response): Principal {
   return principal;
 }
 
-/** Only browsers send `Origin`; allowed origins get CORS headers, any other origin is refused. */
-export function originGuard(allowedOrigins: readonly string[]): RequestHandler {
-  const allowed = new Set(allowedOrigins);
+/** The names a loopback-bound server answers to (any port). */
+const loopbackHostNames = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Whether `HOST` binds the server to loopback only. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+/** The host name of a `Host` header (lower case, IPv6 in brackets), or undefined if malformed. */
+function hostNameOf(hostHeader: string | undefined): string | undefined {
+  if (hostHeader === undefined || hostHeader === '' || /[/?#@\s]/.test(hostHeader))
+    return undefined;
+  try {
+    return new URL(`http://${hostHeader}`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+interface HostPolicy {
+  readonly host: string;
+  readonly publicUrl: string | null;
+}
+
+/**
+ * DNS-rebinding protection (SPEC §3.5): a request whose `Host` is not one of the server's own
+ * names gets 421. Bound to loopback, the loopback names are the server's; with
+ * `PM_MCP_PUBLIC_URL`, its host name is. Bound to another address without it, any `Host` is
+ * accepted (the start-up log says so). `/health` always answers on loopback names, for local
+ * health checks.
+ */
+export function hostGuard(policy: HostPolicy): RequestHandler {
+  const loopbackBound = isLoopbackHost(policy.host);
+  const publicHostName = policy.publicUrl === null ? undefined : new URL(policy.publicUrl).hostname;
+  const acceptsAny = !loopbackBound && publicHostName === undefined;
+  return (req, res, next) => {
+    if (acceptsAny) {
+      next();
+      return;
+    }
+    const name = hostNameOf(req.headers.host);
+    const accepted =
+      name !== undefined &&
+      (name === publicHostName ||
+        (loopbackHostNames.has(name) && (loopbackBound || req.path === '/health')));
+    if (!accepted) {
+      sendError(
+        res,
+        new AppError('misdirected_request', 'This server does not answer for that host name'),
+      );
+      return;
+    }
+    next();
+  };
+}
+
+interface OriginPolicy extends HostPolicy {
+  readonly allowedOrigins: readonly string[];
+}
+
+/**
+ * Only browsers send `Origin`. The server's own origin (`PM_MCP_PUBLIC_URL`'s, or
+ * `http://<Host>` when bound to loopback and `Host` is a loopback name) is a same-origin request
+ * and passes; allowed origins get CORS headers; any other origin is refused with 403.
+ */
+export function originGuard(policy: OriginPolicy): RequestHandler {
+  const allowed = new Set(policy.allowedOrigins);
+  const loopbackBound = isLoopbackHost(policy.host);
+  const publicOrigin = policy.publicUrl === null ? undefined : new URL(policy.publicUrl).origin;
+  const isOwnOrigin = (origin: string, hostHeader: string | undefined): boolean => {
+    if (origin === publicOrigin) return true;
+    const name = hostNameOf(hostHeader);
+    if (!loopbackBound || name === undefined || !loopbackHostNames.has(name)) return false;
+    return origin === `http://${(hostHeader ?? '').toLowerCase()}`;
+  };
   return (req, res, next) => {
     const origin = req.headers.origin;
-    if (origin === undefined) {
+    if (origin === undefined || isOwnOrigin(origin, req.headers.host)) {
       next();
       return;
     }

@@ -46,7 +46,20 @@ export type KeyCheckResult =
       owner: { id: string; email: string };
     };
 
-export function presentKey(row: ApiKeyRow): PublicApiKey {
+/**
+ * When a key stops working. A key stored without expiry (imported, or made before a maximum was
+ * set) expires `created_at` + the maximum while a maximum is configured.
+ */
+export function effectiveExpiry(
+  row: Pick<ApiKeyRow, 'created_at' | 'expires_at'>,
+  maxExpiryDays: number | null,
+): string | null {
+  const stored = toIso(row.expires_at);
+  if (stored !== null || maxExpiryDays === null) return stored;
+  return new Date(Date.parse(toIso(row.created_at)) + maxExpiryDays * 86_400_000).toISOString();
+}
+
+export function presentKey(row: ApiKeyRow, maxExpiryDays: number | null = null): PublicApiKey {
   return {
     id: row.id,
     name: row.name,
@@ -55,7 +68,7 @@ export function presentKey(row: ApiKeyRow): PublicApiKey {
     is_active: toBool(row.is_active),
     created_at: toIso(row.created_at),
     last_used_at: toIso(row.last_used_at),
-    expires_at: toIso(row.expires_at),
+    expires_at: effectiveExpiry(row, maxExpiryDays),
     revoked_at: toIso(row.revoked_at),
   };
 }
@@ -90,7 +103,7 @@ export class KeyService {
     userId: string,
     input: { name: string; scope?: KeyScope; expiresInDays?: number | null },
   ): Promise<CreatedApiKey> {
-    const { db, now, defaultExpiryDays, maxExpiryDays } = this.#deps;
+    const { now, defaultExpiryDays, maxExpiryDays } = this.#deps;
     const days = input.expiresInDays === undefined ? defaultExpiryDays : input.expiresInDays;
     const allowed =
       days === null
@@ -104,20 +117,33 @@ export class KeyService {
           : `expires_in_days must be between 1 and ${maxExpiryDays}: keys on this server expire within ${maxExpiryDays} days`,
       );
     }
-    const plaintext = generateApiKey();
     const createdAt = now();
+    return this.#insertKey(userId, {
+      name: input.name,
+      scope: input.scope ?? 'write',
+      createdAt,
+      expiresAt:
+        days === null ? null : new Date(createdAt.getTime() + days * 86_400_000).toISOString(),
+    });
+  }
+
+  async #insertKey(
+    userId: string,
+    input: { name: string; scope: KeyScope; createdAt: Date; expiresAt: string | null },
+  ): Promise<CreatedApiKey> {
+    const { db } = this.#deps;
+    const plaintext = generateApiKey();
     const row = {
       id: randomUUID(),
       user_id: userId,
       name: input.name.trim(),
       key_hash: hashApiKey(plaintext),
       key_prefix: displayPrefixOf(plaintext),
-      scope: input.scope ?? 'write',
+      scope: input.scope,
       is_active: true,
       last_used_at: null,
-      created_at: createdAt.toISOString(),
-      expires_at:
-        days === null ? null : new Date(createdAt.getTime() + days * 86_400_000).toISOString(),
+      created_at: input.createdAt.toISOString(),
+      expires_at: input.expiresAt,
       revoked_at: null,
       api_key: null,
     } as const;
@@ -125,7 +151,7 @@ export class KeyService {
     await recordAudit(
       db,
       { event: 'key.created', userId, keyId: row.id, detail: row.name },
-      createdAt,
+      input.createdAt,
     );
     return {
       id: row.id,
@@ -146,12 +172,12 @@ export class KeyService {
       .where('user_id', '=', userId)
       .orderBy('created_at', 'desc')
       .execute();
-    return rows.map(presentKey);
+    return rows.map((row) => presentKey(row, this.#deps.maxExpiryDays));
   }
 
   async getKey(userId: string, keyId: string): Promise<PublicApiKey> {
     const row = await this.#findOwned(userId, keyId);
-    return presentKey(row);
+    return presentKey(row, this.#deps.maxExpiryDays);
   }
 
   /** Idempotent; another user's key id is "not found", as a missing one. */
@@ -169,33 +195,52 @@ export class KeyService {
     this.events.emit('revoked', keyId);
   }
 
-  /** A new key with the same name, scope and lifetime; the old one is revoked. */
-  async rotateKey(userId: string, keyId: string): Promise<CreatedApiKey> {
+  /**
+   * A new key with the same name and scope; the old one is revoked. Rotated by the key itself
+   * (`extend: false`), the new key keeps the old one's expiry: a leaked key cannot live on by
+   * rotating itself. Rotated by a signed-in session, it gets a fresh lifetime: the old key's own
+   * lifetime, at least the default one (so a key shortened by self-rotations recovers), never more
+   * than the maximum.
+   */
+  async rotateKey(
+    userId: string,
+    keyId: string,
+    options: { extend: boolean },
+  ): Promise<CreatedApiKey> {
+    const { maxExpiryDays, defaultExpiryDays, now } = this.#deps;
     const row = await this.#findOwned(userId, keyId);
     if (!toBool(row.is_active))
       throw new AppError('conflict', 'This key is revoked; create a new one instead');
-    const lifetimeDays =
-      row.expires_at === null
-        ? null
-        : Math.max(
-            1,
-            Math.round(
-              (Date.parse(toIso(row.expires_at)) - Date.parse(toIso(row.created_at))) / 86_400_000,
-            ),
-          );
-    // A key without expiry (possible before a maximum was set, or imported) gets the maximum.
-    const { maxExpiryDays } = this.#deps;
-    const created = await this.createKey(userId, {
+    const expiresAt = effectiveExpiry(row, maxExpiryDays);
+    const createdAt = now();
+    let newExpiry = expiresAt;
+    if (options.extend && expiresAt !== null) {
+      const lifetimeDays = Math.max(
+        1,
+        Math.round((Date.parse(expiresAt) - Date.parse(toIso(row.created_at))) / 86_400_000),
+      );
+      const days = Math.min(
+        Math.max(lifetimeDays, defaultExpiryDays ?? 0),
+        maxExpiryDays ?? Infinity,
+      );
+      newExpiry = new Date(createdAt.getTime() + days * 86_400_000).toISOString();
+    }
+    const created = await this.#insertKey(userId, {
       name: row.name,
       scope: row.scope,
-      expiresInDays:
-        maxExpiryDays === null ? lifetimeDays : Math.min(lifetimeDays ?? Infinity, maxExpiryDays),
+      createdAt,
+      expiresAt: newExpiry,
     });
     await this.revokeKey(userId, keyId);
     await recordAudit(
       this.#deps.db,
-      { event: 'key.rotated', userId, keyId: created.id, detail: keyId },
-      this.#deps.now(),
+      {
+        event: 'key.rotated',
+        userId,
+        keyId: created.id,
+        detail: options.extend ? keyId : `${keyId} (by itself; expiry kept)`,
+      },
+      now(),
     );
     return created;
   }
@@ -208,12 +253,12 @@ export class KeyService {
     if (!isWellFormedApiKey(candidate)) return undefined;
     const row = await this.#deps.db
       .selectFrom('user_mcp_api_keys')
-      .select(['id', 'user_id', 'scope', 'is_active', 'expires_at', 'last_used_at'])
+      .select(['id', 'user_id', 'scope', 'is_active', 'created_at', 'expires_at', 'last_used_at'])
       .where('key_hash', '=', hashApiKey(candidate))
       .executeTakeFirst();
     if (!row || !toBool(row.is_active)) return undefined;
     const now = this.#deps.now();
-    const expiresAt = toIso(row.expires_at);
+    const expiresAt = effectiveExpiry(row, this.#deps.maxExpiryDays);
     if (expiresAt !== null && expiresAt <= now.toISOString()) return undefined;
     this.#touchLastUsed(row.id, toIso(row.last_used_at), now);
     return { id: row.id, userId: row.user_id, scope: row.scope, expiresAt };
@@ -229,16 +274,16 @@ export class KeyService {
     if (keyIds.length === 0) return new Set();
     const rows = await this.#deps.db
       .selectFrom('user_mcp_api_keys')
-      .select(['id', 'is_active', 'expires_at'])
+      .select(['id', 'is_active', 'created_at', 'expires_at'])
       .where('id', 'in', keyIds)
       .execute();
     const now = this.#deps.now().toISOString();
     const usable = new Set(
       rows
-        .filter(
-          (row) =>
-            toBool(row.is_active) && (row.expires_at === null || toIso(row.expires_at) > now),
-        )
+        .filter((row) => {
+          const expiresAt = effectiveExpiry(row, this.#deps.maxExpiryDays);
+          return toBool(row.is_active) && (expiresAt === null || expiresAt > now);
+        })
         .map((row) => row.id),
     );
     return new Set(keyIds.filter((id) => !usable.has(id)));
@@ -255,7 +300,7 @@ export class KeyService {
       .where('key_hash', '=', hashApiKey(candidate))
       .executeTakeFirst();
     if (!row) return { status: 'unknown' };
-    const key = presentKey(row);
+    const key = presentKey(row, this.#deps.maxExpiryDays);
     const owner = { id: row.user_id, email: row.owner_email };
     if (!key.is_active) return { status: 'revoked', key, owner };
     if (key.expires_at !== null && key.expires_at <= this.#deps.now().toISOString()) {

@@ -48,7 +48,9 @@ export function keyRoutes(keys: KeyService): Router {
   router.post('/:id/rotate', async (req, res) => {
     const keyId = pathId(req, 'id', 'API key');
     const principal = mayManage(res, keyId);
-    res.status(201).json(await keys.rotateKey(principal.userId, keyId));
+    // Only a signed-in session may extend a key; the key rotating itself keeps its expiry.
+    const extend = principal.method !== 'api_key';
+    res.status(201).json(await keys.rotateKey(principal.userId, keyId, { extend }));
   });
 
   return router;

@@ -205,6 +205,28 @@ describe("this machine's key", () => {
     expect(rotated?.mcpKey).not.toBe(signedIn.mcpKey);
   });
 
+  it('without a session a due key is left alone; rotating it with itself keeps its expiry', async () => {
+    let clock = Date.now();
+    const { account, secrets } = harness(() => new Date(clock));
+    const { email, password } = await registerAccount(server.url);
+    const signedIn = await account.signIn({ serverUrl: server.url, email, password });
+    const expiresAt = signedIn.settings.machineKey?.expiresAt ?? '';
+    // The session ends on the server (signed out elsewhere); the key is still valid.
+    const refreshToken = secrets.entries().get(secretNames.refreshToken(server.url)) ?? '';
+    const loggedOut = await request(server.url, 'POST', '/api/auth/logout', {
+      body: { refresh_token: refreshToken },
+    });
+    expect(loggedOut.status).toBe(204);
+    clock = Date.parse(expiresAt) - 3 * 86_400_000;
+    // A self-rotation could not extend it (the server keeps a self-rotated key's expiry).
+    expect(await account.rotateMachineKeyIfDue()).toBeUndefined();
+    expect(secrets.entries().get(secretNames.mcpKey(server.url))).toBe(signedIn.mcpKey);
+    // Asked for explicitly (e.g. the key may have leaked), the key replaces itself.
+    const rotated = await account.rotateMachineKey();
+    expect(rotated.mcpKey).not.toBe(signedIn.mcpKey);
+    expect(rotated.key.expiresAt).toBe(expiresAt);
+  });
+
   it('a key revoked elsewhere is reported rejected and can be replaced', async () => {
     const { account } = harness();
     const other = harness();

@@ -156,7 +156,7 @@ describe.each(databaseKinds)('X-User-ID when enabled on %s', (database) => {
 });
 
 describe('failed authentications from one address', () => {
-  it('are refused with 429 and Retry-After past the limit, and successes are not counted', async () => {
+  it('are refused with 429 and Retry-After past the limit; successes are neither counted nor refused', async () => {
     const server = await startTestServer({
       authFailureLimit: { maxFailures: 5, windowMs: 60_000 },
     });
@@ -184,10 +184,15 @@ describe('failed authentications from one address', () => {
       }
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
       const blocked = await request(server.url, 'GET', '/api/users/me', {
-        headers: { 'x-mcp-api-key': key.api_key },
+        headers: { 'x-mcp-api-key': 'mcp_wrong' },
       });
       expect(blocked.status).toBe(429);
       expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      // A valid key from the same address is never refused (tests/server/failed-credentials-limiter.test.ts).
+      const valid = await request(server.url, 'GET', '/api/users/me', {
+        headers: { 'x-mcp-api-key': key.api_key },
+      });
+      expect(valid.status).toBe(200);
     } finally {
       await server.stop();
     }

@@ -25,6 +25,8 @@ describe('server configuration', () => {
       allowUserIdAuth: false,
       allowRegistration: true,
       allowedOrigins: [],
+      publicUrl: null,
+      trustProxy: 0,
     });
   });
 
@@ -44,6 +46,14 @@ describe('server configuration', () => {
     [{ PM_MCP_PROVIDER_ALLOWED_HOSTS: 'jira.corp, http://x' }, 'PM_MCP_PROVIDER_ALLOWED_HOSTS'],
     [{ PM_MCP_PROVIDER_ALLOWED_HOSTS: '*' }, 'PM_MCP_PROVIDER_ALLOWED_HOSTS'],
     [{ PM_MCP_PROVIDER_ALLOWED_HOSTS: 'fd00::/abc' }, 'PM_MCP_PROVIDER_ALLOWED_HOSTS'],
+    [{ PM_MCP_TRUST_PROXY: 'true' }, 'PM_MCP_TRUST_PROXY'],
+    [{ PM_MCP_TRUST_PROXY: '10.0.0.0/33' }, 'PM_MCP_TRUST_PROXY'],
+    [{ PM_MCP_TRUST_PROXY: 'loopback, proxy.example' }, 'PM_MCP_TRUST_PROXY'],
+    [{ PM_MCP_TRUST_PROXY: '-1' }, 'PM_MCP_TRUST_PROXY'],
+    [{ PM_MCP_PUBLIC_URL: 'pm.example.com' }, 'PM_MCP_PUBLIC_URL'],
+    [{ PM_MCP_PUBLIC_URL: 'ftp://pm.example.com' }, 'PM_MCP_PUBLIC_URL'],
+    [{ PM_MCP_PUBLIC_URL: 'https://user:secret@pm.example.com' }, 'PM_MCP_PUBLIC_URL'],
+    [{ PM_MCP_PUBLIC_URL: 'https://pm.example.com/?a=1' }, 'PM_MCP_PUBLIC_URL'],
   ])('refuses %o and names %s', (env, variable) => {
     const folder = tempFolder();
     const attempt = () =>
@@ -101,5 +111,20 @@ describe('server configuration', () => {
     });
     expect(config.secretKey.toString('hex')).toBe(key);
     expect(config.allowedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+  });
+
+  it('parses PM_MCP_TRUST_PROXY as a hop count or a list, and PM_MCP_PUBLIC_URL', () => {
+    const folder = tempFolder();
+    const sqlite = `sqlite:${path.join(folder, 'db.sqlite')}`;
+    expect(loadConfig({ DATABASE_URL: sqlite, PM_MCP_TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(
+      loadConfig({
+        DATABASE_URL: sqlite,
+        PM_MCP_TRUST_PROXY: 'loopback, 10.0.0.0/8,2001:db8::/32 ,192.0.2.7',
+      }).trustProxy,
+    ).toEqual(['loopback', '10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
+    expect(
+      loadConfig({ DATABASE_URL: sqlite, PM_MCP_PUBLIC_URL: 'https://PM.example.com/' }).publicUrl,
+    ).toBe('https://pm.example.com');
   });
 });

@@ -138,7 +138,22 @@ describe('migrations', () => {
       'user_mcp_api_keys',
       'users',
     ]);
-    expect(fromPostgres).toEqual(fromSqlite);
+    // One deliberate difference: the failed-attempt counts that PostgreSQL instances share live
+    // in an UNLOGGED table there (migration 0003); a SQLite server is one instance and counts in
+    // its own memory, so it has no such table.
+    const { auth_limits: authLimits, ...sharedWithSqlite } = fromPostgres.tables;
+    expect(authLimits).toEqual({
+      columns: {
+        subject: { type: 'text', nullable: false },
+        attempts: { type: 'integer', nullable: false },
+        resets_at: { type: 'timestamptz', nullable: false },
+      },
+      indexes: { auth_limits_resets_at_idx: { unique: false, columns: 'resets_at' } },
+    });
+    const persistence = await sql<{ relpersistence: string }>`
+      select relpersistence from pg_class where oid = 'auth_limits'::regclass`.execute(postgres.db);
+    expect(persistence.rows[0]?.relpersistence).toBe('u');
+    expect({ tables: sharedWithSqlite }).toEqual(fromSqlite);
     expect(fromSqlite.tables.user_mcp_api_keys?.indexes.user_mcp_api_keys_key_hash_key).toEqual({
       unique: true,
       columns: 'key_hash',

@@ -10,6 +10,8 @@ import { createPostgresSchema, postgresUrl, type DatabaseKind } from './database
 export interface TestServer {
   url: string;
   app: ServerApp;
+  /** What a second instance needs to share this server's database (see `sameDatabaseAs`). */
+  shared: { env: Record<string, string>; pgSchema: string | undefined };
   /** Every log line the server wrote (tests check that no secret ever appears). */
   logs: string[];
   stop(): Promise<void>;
@@ -19,6 +21,12 @@ export interface TestServerOptions extends Omit<ServerAppOptions, 'logDestinatio
   database?: DatabaseKind;
   env?: Record<string, string>;
   onQuery?: (sql: string) => void;
+  /**
+   * Another instance on this server's database (same PostgreSQL schema or SQLite file, same
+   * secret key), as several instances behind a load balancer. The first server owns the
+   * database: stop the second one first.
+   */
+  sameDatabaseAs?: TestServer;
 }
 
 /**
@@ -44,13 +52,19 @@ export const testPasswordCost = { N: 2 ** 12, r: 8, p: 1 };
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const kind = options.database ?? 'sqlite';
   const folder = mkdtempSync(path.join(tmpdir(), 'pm-mcp-server-'));
-  const pgSchema = kind === 'postgres' ? await createPostgresSchema() : undefined;
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
+  const owner = options.sameDatabaseAs;
+  const pgSchema =
+    kind === 'postgres' && owner === undefined ? await createPostgresSchema() : undefined;
+  const sharedEnv = owner?.shared.env ?? {
     DATABASE_URL:
       kind === 'postgres' ? postgresUrl : `sqlite:${path.join(folder, 'pm-mcp.sqlite')}`,
     PM_MCP_SECRET_KEY: randomBytes(32).toString('hex'),
+  };
+  const schema = owner ? owner.shared.pgSchema : pgSchema?.schema;
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...sharedEnv,
     LOG_LEVEL: 'info',
     // The provider fakes listen on loopback, which a provider base URL may not reach by default.
     PM_MCP_PROVIDER_ALLOWED_HOSTS: '127.0.0.1',
@@ -63,17 +77,26 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       callback();
     },
   });
-  const { database: _database, env: _env, onQuery, ...appOptions } = options;
+  const {
+    database: _database,
+    env: _env,
+    sameDatabaseAs: _owner,
+    onQuery,
+    ...appOptions
+  } = options;
   const app = createServerApp(config, {
     passwordCost: testPasswordCost,
+    // Suites register many accounts from 127.0.0.1; the registration limit has its own test.
+    registrationLimit: { maxAttempts: 1000, windowMs: 60_000 },
     ...appOptions,
     logDestination,
-    database: { ...(pgSchema ? { schema: pgSchema.schema } : {}), ...(onQuery ? { onQuery } : {}) },
+    database: { ...(schema ? { schema } : {}), ...(onQuery ? { onQuery } : {}) },
   });
   const { url } = await app.start();
   return {
     url,
     app,
+    shared: { env: sharedEnv, pgSchema: schema },
     logs,
     async stop() {
       await app.stop();
