@@ -254,6 +254,13 @@ describe.each(cases)('output schemas on $label', (providerCase) => {
       to_id: liveId(providerCase.other),
       type: 'nonsense',
     });
+    const across = await check('error', 'link_issues', {
+      from_id: liveId(providerCase.issue),
+      to_id: downId(providerCase.other),
+      type: providerCase.linkType,
+    });
+    expect(across.structured.error).toMatchObject({ error_code: 'invalid_arguments' });
+    expect(across.text).toContain('Both issues must be on the same connection');
   });
 
   it('covered every tool with success and error, and every fan-out tool with one provider down', () => {
