@@ -67,7 +67,64 @@ export interface IssueSummary {
   updatedAt: string | null;
   /** Where a person opens it in a browser. */
   url: string;
+  /**
+   * Set when the caller asked for particular fields: the normalised names it asked for
+   * (`standardIssueFields`); the other standard properties were not fetched and hold empty values.
+   */
+  selectedFields?: readonly StandardIssueField[] | undefined;
+  /**
+   * Provider fields asked for by name that are not standard ones (custom fields and the like),
+   * keyed by their display name (Jira `Story Points`, not `customfield_10016`).
+   */
+  extraFields?: Readonly<Record<string, unknown>> | undefined;
 }
+
+/** The normalised issue properties a caller may select with `fields`. */
+export const standardIssueFields = [
+  'title',
+  'status',
+  'assignee',
+  'priority',
+  'type',
+  'project',
+  'updatedAt',
+  'description',
+  'reporter',
+  'createdAt',
+  'comments',
+] as const;
+export type StandardIssueField = (typeof standardIssueFields)[number];
+
+/** Other spellings of the standard fields people (and models) use. */
+const standardFieldAliases: Readonly<Record<string, StandardIssueField>> = {
+  title: 'title',
+  summary: 'title',
+  subject: 'title',
+  status: 'status',
+  assignee: 'assignee',
+  priority: 'priority',
+  type: 'type',
+  issuetype: 'type',
+  'issue type': 'type',
+  project: 'project',
+  updatedat: 'updatedAt',
+  updated: 'updatedAt',
+  description: 'description',
+  reporter: 'reporter',
+  author: 'reporter',
+  createdat: 'createdAt',
+  created: 'createdAt',
+  comments: 'comments',
+  comment: 'comments',
+};
+
+/** A requested field name → the standard field it means, or undefined for a provider field. */
+export function standardFieldOf(name: string): StandardIssueField | undefined {
+  return standardFieldAliases[name.trim().toLowerCase()];
+}
+
+/** At most this many fields may be requested at once (a bound on request and result size). */
+export const maxRequestedFields = 30;
 
 export interface Comment {
   id: string;
@@ -122,8 +179,119 @@ export interface SearchIssuesParams {
   assignee?: string | undefined;
   /** Jira only: a JQL query, ANDed with the other filters. */
   jql?: string | undefined;
+  /** A release / version by name or id (Jira `fixVersion`, OpenProject `version`). */
+  version?: string | undefined;
+  /**
+   * A sprint by name or id (Jira Software `sprint`; OpenProject's backlog sprints are versions,
+   * so there it filters by version).
+   */
+  sprint?: string | undefined;
+  /** The fields to return (standard names or provider field names); all standard ones when absent. */
+  fields?: readonly string[] | undefined;
   cursor?: string | undefined;
   limit: number;
+}
+
+export interface GetIssueOptions extends CallOptions {
+  /** The fields to return (standard names or provider field names); the full detail when absent. */
+  fields?: readonly string[] | undefined;
+}
+
+/** A person found by `findUsers`. */
+export interface UserInfo {
+  /** What the provider assigns by: Jira Cloud accountId, Jira Data Center name, OpenProject id. */
+  id: string;
+  displayName: string;
+  /** Only when the provider shows it to this account. */
+  email: string | null;
+  /** Jira Data Center user name, OpenProject login; null where there is none (Jira Cloud). */
+  login: string | null;
+  active: boolean | null;
+}
+
+export interface FindUsersParams {
+  /** A name, login or email (or the start of one). */
+  query: string;
+  cursor?: string | undefined;
+  limit: number;
+}
+
+export interface LogWorkInput {
+  /** Time spent, in seconds (at least 60). */
+  timeSpentSeconds: number;
+  /** Markdown. */
+  comment?: string | undefined;
+  /** `YYYY-MM-DD` or an ISO 8601 date-time; now when absent. */
+  started?: string | undefined;
+  /** OpenProject only: the time entry activity by name (the instance default when absent). */
+  activity?: string | undefined;
+}
+
+export interface WorkLog {
+  id: string;
+  issueKey: string;
+  timeSpentSeconds: number;
+  /** The day the time was spent on, `YYYY-MM-DD`. */
+  spentOn: string;
+  comment: string;
+  author: Person | null;
+  activity: string | null;
+}
+
+export interface LinkIssuesInput {
+  /** The issue the relation goes out from ("PROJ-1 blocks PROJ-2": PROJ-1). */
+  fromKey: string;
+  toKey: string;
+  /**
+   * The link type: Jira link type name or either of its descriptions ("Blocks", "blocks",
+   * "is blocked by"); OpenProject relation type (relates, blocks, precedes, …).
+   */
+  type: string;
+  /** Markdown; Jira adds it as a comment, OpenProject as the relation's description. */
+  comment?: string | undefined;
+}
+
+export interface IssueLink {
+  /** The provider's id for the link, when it gives one (Jira's create answers 201 without it). */
+  id: string | null;
+  /** How the relation reads from `fromKey`: "blocks", "relates to", "precedes". */
+  description: string;
+  /** The provider's type name ("Blocks", "blocks"). */
+  type: string;
+  fromKey: string;
+  toKey: string;
+}
+
+export type VersionKind = 'version' | 'sprint';
+export type VersionState =
+  'open' | 'released' | 'archived' | 'active' | 'future' | 'closed' | 'locked';
+
+export interface Version {
+  id: string;
+  name: string;
+  kind: VersionKind;
+  state: VersionState;
+  description: string | null;
+  startDate: string | null;
+  /** Release date (versions) or end date (sprints). */
+  endDate: string | null;
+  /** Sprints only: the board the sprint belongs to. */
+  board: string | null;
+}
+
+export interface ListVersionsParams {
+  projectKey: string;
+  cursor?: string | undefined;
+  limit: number;
+}
+
+export interface VersionPage extends Page<Version> {
+  /**
+   * Whether sprints could be listed: false when the site has no Jira Software (the agile API
+   * answers 404), no board of this project has sprints, or the provider has no sprints apart from
+   * versions (OpenProject).
+   */
+  sprintsAvailable: boolean;
 }
 
 export interface ListMyIssuesParams {
@@ -160,7 +328,7 @@ export interface ProviderClient {
   searchIssues(params: SearchIssuesParams, options?: CallOptions): Promise<Page<IssueSummary>>;
   /** Open issues assigned to the credential's account, most recently updated first. */
   listMyIssues(params: ListMyIssuesParams, options?: CallOptions): Promise<Page<IssueSummary>>;
-  getIssue(key: string, options?: CallOptions): Promise<IssueDetail>;
+  getIssue(key: string, options?: GetIssueOptions): Promise<IssueDetail>;
   createIssue(input: CreateIssueInput, options?: CallOptions): Promise<IssueDetail>;
   updateIssue(key: string, input: UpdateIssueInput, options?: CallOptions): Promise<IssueDetail>;
   /**
@@ -170,6 +338,17 @@ export interface ProviderClient {
    */
   transitionIssue(key: string, statusName: string, options?: CallOptions): Promise<Status>;
   addComment(key: string, markdown: string, options?: CallOptions): Promise<Comment>;
+  /** People by name, login or email (to assign or mention). */
+  findUsers(params: FindUsersParams, options?: CallOptions): Promise<Page<UserInfo>>;
+  /** Records time spent on an issue. */
+  logWork(key: string, input: LogWorkInput, options?: CallOptions): Promise<WorkLog>;
+  /**
+   * Relates two issues by a link type named as the provider names it; throws
+   * `ProviderValidationError` listing the available types when the name matches none.
+   */
+  linkIssues(input: LinkIssuesInput, options?: CallOptions): Promise<IssueLink>;
+  /** A project's releases / versions, and its sprints where the provider has them. */
+  listVersions(params: ListVersionsParams, options?: CallOptions): Promise<VersionPage>;
 }
 
 /** How many recent comments `getIssue` returns. */

@@ -28,6 +28,11 @@ export interface FakeBehaviour {
   alwaysUnavailable: boolean;
   /** Every credential is treated as revoked. */
   deadToken: boolean;
+  /**
+   * Requests whose method and path (`POST /rest/api/3/issueLink`) match get the provider's 403,
+   * as for an account without the permission (the credential itself still works).
+   */
+  forbidden: RegExp | null;
 }
 
 export interface FakeResponse {
@@ -62,6 +67,8 @@ export interface FakeDefinition<State> {
   rateLimited(retryAfterSeconds: number): FakeResponse;
   /** The provider's 503. */
   unavailable(): FakeResponse;
+  /** The provider's 403 for an account that lacks a permission. */
+  forbidden(request: RecordedRequest): FakeResponse;
   contentType: string;
 }
 
@@ -74,6 +81,7 @@ export async function startFakeServer<State>(
     rateLimitNext: null,
     alwaysUnavailable: false,
     deadToken: false,
+    forbidden: null,
   };
   let origin = '';
 
@@ -122,6 +130,8 @@ export async function startFakeServer<State>(
       behaviour.rateLimitNext =
         count === Infinity ? behaviour.rateLimitNext : { count: count - 1, retryAfterSeconds };
       response = definition.rateLimited(retryAfterSeconds);
+    } else if (behaviour.forbidden?.test(`${request.method} ${request.path}`)) {
+      response = definition.forbidden(request);
     } else {
       try {
         response = await definition.handle({ request, behaviour, origin });

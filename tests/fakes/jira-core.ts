@@ -53,6 +53,71 @@ export interface JiraFakeIssueSeed {
   assignee?: string;
   reporter?: string;
   comments?: { author: string; body: string }[];
+  /** Version names of the issue's project. */
+  fixVersions?: string[];
+  /** A sprint name. */
+  sprint?: string;
+  /** Custom field display name → value as Jira stores it (`3`, `"text"`, `{value: "High"}`). */
+  customFields?: Record<string, unknown>;
+}
+
+export interface JiraFakeVersionSeed {
+  projectKey: string;
+  name: string;
+  description?: string;
+  released?: boolean;
+  archived?: boolean;
+  startDate?: string;
+  releaseDate?: string;
+}
+
+export interface JiraFakeBoardSeed {
+  projectKey: string;
+  name: string;
+  type: 'scrum' | 'kanban';
+}
+
+export interface JiraFakeSprintSeed {
+  /** A board name. */
+  board: string;
+  name: string;
+  state: 'active' | 'future' | 'closed';
+  startDate?: string;
+  endDate?: string;
+  goal?: string;
+}
+
+export interface JiraFakeCustomField {
+  id: string;
+  name: string;
+  /** Jira's schema type: `number`, `string`, `option`, `array`. */
+  type: string;
+}
+
+export interface StoredJiraWorklog {
+  id: string;
+  issueId: string;
+  author: string;
+  timeSpentSeconds: number;
+  started: string;
+  /** ADF (Cloud) or string (Data Center), exactly as received. */
+  comment: unknown;
+  created: Date;
+}
+
+export interface JiraFakeLinkType {
+  id: string;
+  name: string;
+  inward: string;
+  outward: string;
+}
+
+export interface StoredJiraLink {
+  id: string;
+  type: string;
+  /** Issue keys: the outward issue reads with the outward description ("A blocks B": A). */
+  outwardIssue: string;
+  inwardIssue: string;
 }
 
 export interface JiraFakeStatus {
@@ -90,6 +155,11 @@ export interface StoredJiraIssue {
   created: Date;
   updated: Date;
   comments: StoredJiraComment[];
+  /** Version ids. */
+  fixVersions: string[];
+  sprintId: number | null;
+  /** Custom field id → value. */
+  customFields: Record<string, unknown>;
 }
 
 export interface JiraFakeState {
@@ -102,6 +172,15 @@ export interface JiraFakeState {
   workflow: Record<string, JiraFakeTransition[]>;
   issueTypes: string[];
   priorities: string[];
+  versions: (JiraFakeVersionSeed & { id: string })[];
+  /** False: the site has no Jira Software, and `/rest/agile/1.0/*` answers 404. */
+  jiraSoftware: boolean;
+  boards: (JiraFakeBoardSeed & { id: number })[];
+  sprints: (JiraFakeSprintSeed & { id: number; boardId: number })[];
+  customFields: JiraFakeCustomField[];
+  worklogs: StoredJiraWorklog[];
+  linkTypes: JiraFakeLinkType[];
+  links: StoredJiraLink[];
   now: () => Date;
   nextId: () => string;
 }
@@ -114,7 +193,42 @@ export interface JiraFakeOptions {
   workflow?: Record<string, JiraFakeTransition[]>;
   issueTypes?: string[];
   priorities?: string[];
+  versions?: JiraFakeVersionSeed[];
+  /** Default true. */
+  jiraSoftware?: boolean;
+  boards?: JiraFakeBoardSeed[];
+  sprints?: JiraFakeSprintSeed[];
+  /** Custom fields by name and type; ids are `customfield_10100`, `…10101`, … */
+  customFields?: { name: string; type: string }[];
 }
+
+/** Jira's default link types. */
+export const defaultJiraLinkTypes: JiraFakeLinkType[] = [
+  { id: '10000', name: 'Blocks', inward: 'is blocked by', outward: 'blocks' },
+  { id: '10001', name: 'Cloners', inward: 'is cloned by', outward: 'clones' },
+  { id: '10002', name: 'Duplicate', inward: 'is duplicated by', outward: 'duplicates' },
+  { id: '10003', name: 'Relates', inward: 'relates to', outward: 'relates to' },
+];
+
+/** The system fields `GET /field` lists beside the custom ones (a representative subset). */
+const systemFields: { id: string; name: string }[] = [
+  { id: 'summary', name: 'Summary' },
+  { id: 'status', name: 'Status' },
+  { id: 'assignee', name: 'Assignee' },
+  { id: 'reporter', name: 'Reporter' },
+  { id: 'priority', name: 'Priority' },
+  { id: 'issuetype', name: 'Issue Type' },
+  { id: 'project', name: 'Project' },
+  { id: 'created', name: 'Created' },
+  { id: 'updated', name: 'Updated' },
+  { id: 'description', name: 'Description' },
+  { id: 'comment', name: 'Comment' },
+  { id: 'fixVersions', name: 'Fix versions' },
+  { id: 'labels', name: 'Labels' },
+];
+
+/** Jira Software's Sprint field (its id on a typical Cloud site). */
+const sprintFieldId = 'customfield_10020';
 
 export type JiraFake = StartedFake<JiraFakeState> & {
   /** Adds projects and issues after start. */
@@ -214,6 +328,10 @@ export function textOf(value: unknown): string {
   return `${own} ${children}`.trim();
 }
 
+function failSeed(message: string): never {
+  throw new Error(`seed: ${message}`);
+}
+
 function scalarText(value: unknown): string {
   return typeof value === 'string' || typeof value === 'number'
     ? String(value)
@@ -242,9 +360,35 @@ export async function startJiraFake(
     workflow: structuredClone(options.workflow ?? defaultJiraWorkflow),
     issueTypes: options.issueTypes ?? ['Task', 'Bug', 'Story'],
     priorities: options.priorities ?? ['Highest', 'High', 'Medium', 'Low', 'Lowest'],
+    versions: [],
+    jiraSoftware: options.jiraSoftware ?? true,
+    boards: [],
+    sprints: [],
+    customFields: [
+      ...(options.jiraSoftware === false
+        ? []
+        : [{ id: sprintFieldId, name: 'Sprint', type: 'array' }]),
+      ...(options.customFields ?? []).map((field, index) => ({
+        id: `customfield_${10_100 + index}`,
+        ...field,
+      })),
+    ],
+    worklogs: [],
+    linkTypes: defaultJiraLinkTypes.map((type) => ({ ...type })),
+    links: [],
     now: fakeClock(),
     nextId: () => String(++idCounter),
   };
+  let boardIds = 0;
+  let sprintIds = 0;
+  for (const version of options.versions ?? [])
+    state.versions.push({ ...version, id: state.nextId() });
+  for (const board of options.boards ?? []) state.boards.push({ ...board, id: ++boardIds });
+  for (const sprint of options.sprints ?? []) {
+    const board = state.boards.find((candidate) => candidate.name === sprint.board);
+    if (!board) throw new Error(`seed sprint on unknown board ${sprint.board}`);
+    state.sprints.push({ ...sprint, id: ++sprintIds, boardId: board.id });
+  }
   const prefix = apiPrefix[flavour];
   const isCloud = flavour === 'cloud';
   const richText = (markdown: string): unknown => (isCloud ? markdownToAdf(markdown) : markdown);
@@ -277,6 +421,25 @@ export async function startJiraFake(
           body: richText(comment.body),
           created: state.now(),
         })),
+        fixVersions: (seed.fixVersions ?? []).map((name) => {
+          const version = state.versions.find(
+            (candidate) => candidate.projectKey === project.key && candidate.name === name,
+          );
+          if (!version) throw new Error(`seed issue with unknown version ${name}`);
+          return version.id;
+        }),
+        sprintId:
+          seed.sprint === undefined
+            ? null
+            : (state.sprints.find((sprint) => sprint.name === seed.sprint)?.id ??
+              failSeed(`unknown sprint ${seed.sprint}`)),
+        customFields: Object.fromEntries(
+          Object.entries(seed.customFields ?? {}).map(([name, value]) => [
+            state.customFields.find((field) => field.name === name)?.id ??
+              failSeed(`unknown custom field ${name}`),
+            value,
+          ]),
+        ),
       };
       state.issues.push(issue);
       return issue;
@@ -398,7 +561,20 @@ export async function startJiraFake(
         total: issue.comments.length,
         startAt: 0,
       },
+      fixVersions: issue.fixVersions.flatMap((id) => {
+        const version = state.versions.find((candidate) => candidate.id === id);
+        return version ? [versionJson(version, origin)] : [];
+      }),
+      labels: [],
     };
+    for (const field of state.customFields) {
+      if (field.id === sprintFieldId) {
+        const sprint = state.sprints.find((candidate) => candidate.id === issue.sprintId);
+        all[field.id] = sprint
+          ? [{ id: sprint.id, name: sprint.name, state: sprint.state, boardId: sprint.boardId }]
+          : null;
+      } else all[field.id] = issue.customFields[field.id] ?? null;
+    }
     const selected =
       fields === 'all'
         ? all
@@ -408,6 +584,21 @@ export async function startJiraFake(
       key: issue.key,
       self: `${origin}${prefix}/issue/${issue.id}`,
       fields: selected,
+    };
+  }
+
+  function versionJson(version: JiraFakeState['versions'][number], origin: string): unknown {
+    const project = state.projects.find((candidate) => candidate.key === version.projectKey);
+    return {
+      self: `${origin}${prefix}/version/${version.id}`,
+      id: version.id,
+      name: version.name,
+      ...(version.description === undefined ? {} : { description: version.description }),
+      archived: version.archived ?? false,
+      released: version.released ?? false,
+      ...(version.startDate === undefined ? {} : { startDate: version.startDate }),
+      ...(version.releaseDate === undefined ? {} : { releaseDate: version.releaseDate }),
+      projectId: Number(project?.id ?? 0),
     };
   }
 
@@ -461,6 +652,28 @@ export async function startJiraFake(
           !state.statuses.some((s) => s.name.toLowerCase() === value.value.toLowerCase())
         ) {
           throw new JqlError(`The value '${value.value}' does not exist for the field 'status'.`);
+        }
+        if (
+          field === 'fixversion' &&
+          !state.versions.some(
+            (version) =>
+              version.id === value.value ||
+              version.name.toLowerCase() === value.value.toLowerCase(),
+          )
+        ) {
+          throw new JqlError(
+            `The value '${value.value}' does not exist for the field 'fixVersion'.`,
+          );
+        }
+        if (
+          field === 'sprint' &&
+          !state.sprints.some(
+            (sprint) =>
+              String(sprint.id) === value.value ||
+              sprint.name.toLowerCase() === value.value.toLowerCase(),
+          )
+        ) {
+          throw new JqlError(`The value '${value.value}' does not exist for the field 'sprint'.`);
         }
         if (
           field === 'project' &&
@@ -524,6 +737,25 @@ export async function startJiraFake(
     }
   }
 
+  /** Multi-valued fields (fix versions, sprint): ids and names, or undefined for other fields. */
+  function multiValues(issue: StoredJiraIssue, field: string): string[] | undefined {
+    if (field === 'fixversion') {
+      return issue.fixVersions.flatMap((id) => {
+        const version = state.versions.find((candidate) => candidate.id === id);
+        return version ? [version.id, version.name] : [];
+      });
+    }
+    if (field === 'sprint') {
+      if (!state.jiraSoftware)
+        throw new JqlError(
+          "Field 'sprint' does not exist or you do not have permission to view it.",
+        );
+      const sprint = state.sprints.find((candidate) => candidate.id === issue.sprintId);
+      return sprint ? [String(sprint.id), sprint.name] : [];
+    }
+    return undefined;
+  }
+
   function normaliseCategory(value: string): string {
     const lower = value.toLowerCase();
     if (lower === 'done' || lower === '3') return 'done';
@@ -555,6 +787,21 @@ export async function startJiraFake(
       case 'not':
         return !evaluate(expr.expr, issue, who);
       case 'clause': {
+        const many = multiValues(issue, expr.field);
+        if (many) {
+          if (!['=', '!=', 'in', 'not in', 'is', 'is not'].includes(expr.operator)) {
+            throw new JqlError(
+              `The operator '${expr.operator}' is not supported by the '${expr.field}' field.`,
+            );
+          }
+          const wanted = scalarValues(expr.value, expr.field, who);
+          const hit = wanted.some((value) =>
+            value === null
+              ? many.length === 0
+              : many.some((candidate) => candidate.toLowerCase() === value.toLowerCase()),
+          );
+          return ['=', 'in', 'is'].includes(expr.operator) ? hit : !hit;
+        }
         const actual = fieldValue(issue, expr.field);
         const wanted = scalarValues(expr.value, expr.field, who);
         const equal = (value: string | null): boolean => {
@@ -671,6 +918,85 @@ export async function startJiraFake(
     return { errors, changes };
   }
 
+  // ---- agile API (Jira Software) ------------------------------------------------------------
+
+  function agile(request: RecordedRequest, who: Caller, origin: string): FakeResponse {
+    const { method, path } = request;
+    if (!state.jiraSoftware) return { status: 404, body: '<html><body>Not Found</body></html>' };
+    if (who.kind !== 'user') {
+      return jiraError(
+        401,
+        ['You are not authenticated. Authentication required.'],
+        {},
+        seraph(who),
+      );
+    }
+    const startAt = Number(queryValue(request, 'startAt') ?? 0);
+    const maxResults = Math.min(50, Number(queryValue(request, 'maxResults') ?? 50));
+    const page = (values: unknown[], withTotal: boolean): FakeResponse => {
+      const slice = values.slice(startAt, startAt + maxResults);
+      return {
+        status: 200,
+        body: {
+          maxResults,
+          startAt,
+          ...(withTotal ? { total: values.length } : {}),
+          isLast: startAt + slice.length >= values.length,
+          values: slice,
+        },
+      };
+    };
+    if (method === 'GET' && matchPath('/rest/agile/1.0/board', path)) {
+      const projectRef = queryValue(request, 'projectKeyOrId');
+      const project = projectRef
+        ? state.projects.find(
+            (candidate) =>
+              candidate.key === projectRef.toUpperCase() || candidate.id === projectRef,
+          )
+        : undefined;
+      if (projectRef && !project) {
+        return jiraError(400, [`No project could be found with key or id '${projectRef}'.`]);
+      }
+      const boards = state.boards.filter((board) => !project || board.projectKey === project.key);
+      return page(
+        boards.map((board) => ({
+          id: board.id,
+          self: `${origin}/rest/agile/1.0/board/${board.id}`,
+          name: board.name,
+          type: board.type,
+          location: { projectKey: board.projectKey, displayName: board.projectKey },
+        })),
+        true,
+      );
+    }
+    const sprintRoute = matchPath('/rest/agile/1.0/board/:id/sprint', path);
+    if (method === 'GET' && sprintRoute) {
+      const board = state.boards.find((candidate) => String(candidate.id) === sprintRoute.id);
+      if (!board) {
+        return jiraError(404, [`Board does not exist or you do not have permission to see it.`]);
+      }
+      if (board.type !== 'scrum') return jiraError(400, ['The board does not support sprints']);
+      const states = queryValue(request, 'state')?.split(',');
+      return page(
+        state.sprints
+          .filter((sprint) => sprint.boardId === board.id)
+          .filter((sprint) => !states || states.includes(sprint.state))
+          .map((sprint) => ({
+            id: sprint.id,
+            self: `${origin}/rest/agile/1.0/sprint/${sprint.id}`,
+            state: sprint.state,
+            name: sprint.name,
+            ...(sprint.startDate === undefined ? {} : { startDate: sprint.startDate }),
+            ...(sprint.endDate === undefined ? {} : { endDate: sprint.endDate }),
+            originBoardId: sprint.boardId,
+            ...(sprint.goal === undefined ? {} : { goal: sprint.goal }),
+          })),
+        false,
+      );
+    }
+    return jiraError(404, ['null for uri: ' + origin + path]);
+  }
+
   // ---- routes --------------------------------------------------------------------------------
 
   function handle({ request, behaviour, origin }: FakeRequestContext): FakeResponse {
@@ -699,6 +1025,9 @@ export async function startJiraFake(
       if (who.kind !== 'user') return unauthenticated();
       return { status: 200, body: userJson(who.user, origin) };
     }
+
+    // Jira Software's agile API; a site without Jira Software has none of it (404).
+    if (path.startsWith('/rest/agile/')) return agile(request, who, origin);
 
     // Projects. Anonymous-capable: a dead token gets 200 and nothing, plus the Seraph header.
     if (isCloud && method === 'GET' && route('/project/search')) {
@@ -856,7 +1185,8 @@ export async function startJiraFake(
       };
     }
 
-    // Users.
+    // Users. `query` (Cloud: display name and email, from the start of a word) or `username`
+    // (Data Center: user name, display name and email); startAt / maxResults; no total.
     if (method === 'GET' && route('/user/search')) {
       if (who.kind !== 'user') return unauthenticated();
       const needle = (queryValue(request, isCloud ? 'query' : 'username') ?? '').toLowerCase();
@@ -867,12 +1197,135 @@ export async function startJiraFake(
             : "The parameter 'username' is mandatory.",
         ]);
       }
+      const startAt = Number(queryValue(request, 'startAt') ?? 0);
+      const maxResults = Math.min(1000, Number(queryValue(request, 'maxResults') ?? 50));
       const found = state.users.filter((user) =>
         [user.displayName, user.email, ...(isCloud ? [] : [user.name])].some((value) =>
-          value.toLowerCase().includes(needle),
+          value
+            .toLowerCase()
+            .split(/[\s@.]+/)
+            .concat(value.toLowerCase())
+            .some((word) => word.startsWith(needle)),
         ),
       );
-      return { status: 200, body: found.map((user) => userJson(user, origin)) };
+      return {
+        status: 200,
+        body: found.slice(startAt, startAt + maxResults).map((user) => userJson(user, origin)),
+      };
+    }
+
+    if (method === 'GET' && route('/field')) {
+      if (who.kind !== 'user') return unauthenticated();
+      return {
+        status: 200,
+        body: [
+          ...systemFields.map((field) => ({
+            id: field.id,
+            key: field.id,
+            name: field.name,
+            custom: false,
+            orderable: true,
+            navigable: true,
+            searchable: true,
+            clauseNames: [field.id],
+          })),
+          ...state.customFields.map((field) => ({
+            id: field.id,
+            key: field.id,
+            name: field.name,
+            custom: true,
+            orderable: true,
+            navigable: true,
+            searchable: true,
+            clauseNames: [`cf[${field.id.slice('customfield_'.length)}]`, field.name],
+            schema: {
+              type: field.type,
+              custom: `com.atlassian.jira.plugin.system.customfieldtypes:${field.type}`,
+              customId: Number(field.id.slice('customfield_'.length)),
+            },
+          })),
+        ],
+      };
+    }
+
+    // Issue links.
+    if (method === 'GET' && route('/issueLinkType')) {
+      if (who.kind !== 'user') return unauthenticated();
+      return {
+        status: 200,
+        body: {
+          issueLinkTypes: state.linkTypes.map((type) => ({
+            ...type,
+            self: `${origin}${prefix}/issueLinkType/${type.id}`,
+          })),
+        },
+      };
+    }
+    if (method === 'POST' && route('/issueLink')) {
+      if (who.kind !== 'user') return unauthenticated();
+      const typeRef = (body.type ?? {}) as { name?: unknown; id?: unknown };
+      const type = state.linkTypes.find(
+        (candidate) => candidate.name === typeRef.name || candidate.id === typeRef.id,
+      );
+      if (!type) {
+        return jiraError(404, [
+          `No issue link type with name '${scalarText(typeRef.name ?? typeRef.id)}' found.`,
+        ]);
+      }
+      const keyOf = (ref: unknown): string | undefined => {
+        const record = (ref ?? {}) as { key?: unknown; id?: unknown };
+        return findIssue(scalarText(record.key ?? record.id ?? ''))?.key;
+      };
+      const outward = keyOf(body.outwardIssue);
+      const inward = keyOf(body.inwardIssue);
+      if (!outward || !inward) return jiraError(404, ['Issue Does Not Exist']);
+      if (body.comment !== undefined) {
+        const commentBody = (body.comment as { body?: unknown }).body;
+        const valid = isCloud ? isAdfDocument(commentBody) : typeof commentBody === 'string';
+        if (!valid) return jiraError(400, [], { comment: 'Comment body is not valid.' });
+        findIssue(outward)?.comments.push({
+          id: state.nextId(),
+          author: who.user.name,
+          body: commentBody,
+          created: state.now(),
+        });
+      }
+      state.links.push({
+        id: state.nextId(),
+        type: type.name,
+        outwardIssue: outward,
+        inwardIssue: inward,
+      });
+      // Jira answers 201 with no body.
+      return { status: 201 };
+    }
+
+    // Project versions: a plain array on both flavours.
+    const versionsRoute = route('/project/:key/versions');
+    if (method === 'GET' && versionsRoute) {
+      const project =
+        who.kind === 'user'
+          ? state.projects.find(
+              (candidate) =>
+                candidate.key === versionsRoute.key?.toUpperCase() ||
+                candidate.id === versionsRoute.key,
+            )
+          : undefined;
+      if (!project) {
+        return jiraError(
+          404,
+          [`No project could be found with key '${versionsRoute.key ?? ''}'.`],
+          {},
+          headers,
+        );
+      }
+      return {
+        status: 200,
+        headers,
+        body: state.versions
+          .filter((version) => version.projectKey === project.key)
+          .map((version) => versionJson(version, origin)),
+      };
     }
 
     // Issues.
@@ -897,6 +1350,9 @@ export async function startJiraFake(
         created,
         updated: created,
         comments: [],
+        fixVersions: [],
+        sprintId: null,
+        customFields: {},
       };
       state.issues.push(issue);
       return {
@@ -963,6 +1419,59 @@ export async function startJiraFake(
         issue.updated = state.now();
         return { status: 204 };
       }
+    }
+
+    const worklogRoute = route('/issue/:key/worklog');
+    if (worklogRoute && method === 'POST') {
+      if (who.kind !== 'user') return unauthenticated();
+      const issue = findIssue(worklogRoute.key ?? '');
+      if (!issue) return issueNotFound();
+      const errors: Record<string, string> = {};
+      const seconds = body.timeSpentSeconds;
+      if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 60) {
+        errors.timeLogged = 'You must indicate the time spent working.';
+      }
+      const started = body.started;
+      if (typeof started !== 'string') errors.started = 'You must specify a valid start date.';
+      else if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}$/.test(started)) {
+        errors.started = 'You must specify a valid start date.';
+      }
+      if (body.comment !== undefined) {
+        const valid = isCloud ? isAdfDocument(body.comment) : typeof body.comment === 'string';
+        if (!valid)
+          errors.comment = isCloud
+            ? 'Comment must be an Atlassian Document.'
+            : 'Comment must be a string.';
+      }
+      if (Object.keys(errors).length > 0) return jiraError(400, [], errors);
+      const worklog: StoredJiraWorklog = {
+        id: state.nextId(),
+        issueId: issue.id,
+        author: who.user.name,
+        timeSpentSeconds: seconds as number,
+        started: started as string,
+        comment: body.comment ?? null,
+        created: state.now(),
+      };
+      state.worklogs.push(worklog);
+      const hours = Math.floor(worklog.timeSpentSeconds / 3600);
+      const minutes = Math.round((worklog.timeSpentSeconds % 3600) / 60);
+      return {
+        status: 201,
+        body: {
+          self: `${origin}${prefix}/issue/${issue.id}/worklog/${worklog.id}`,
+          author: userJson(who.user, origin),
+          updateAuthor: userJson(who.user, origin),
+          ...(worklog.comment === null ? {} : { comment: worklog.comment }),
+          created: jiraDate(worklog.created),
+          updated: jiraDate(worklog.created),
+          started: worklog.started,
+          timeSpent: [hours ? `${hours}h` : '', minutes ? `${minutes}m` : ''].join(' ').trim(),
+          timeSpentSeconds: worklog.timeSpentSeconds,
+          id: worklog.id,
+          issueId: issue.id,
+        },
+      };
     }
 
     const commentRoute = route('/issue/:key/comment');
@@ -1046,6 +1555,8 @@ export async function startJiraFake(
       headers: { 'Content-Type': 'text/html' },
       body: '<html><body><h1>503 Service Unavailable</h1></body></html>',
     }),
+    // Jira's 403 for an operation the account may not perform.
+    forbidden: () => jiraError(403, ['You do not have the permission to perform this operation.']),
   });
 
   return {

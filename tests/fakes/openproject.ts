@@ -47,6 +47,46 @@ export interface OpenProjectWorkPackageSeed {
   assignee?: string;
   author?: string;
   comments?: { author: string; body: string }[];
+  /** A version name of the project. */
+  version?: string;
+  /** Custom field name → value. */
+  customFields?: Record<string, unknown>;
+}
+
+export interface OpenProjectVersionSeed {
+  /** Project identifier. */
+  project: string;
+  name: string;
+  status?: 'open' | 'locked' | 'closed';
+  startDate?: string;
+  endDate?: string;
+  description?: string;
+}
+
+export interface OpenProjectCustomField {
+  id: number;
+  name: string;
+  /** OpenProject's schema type: `Integer`, `Float`, `String`, `Boolean`. */
+  type: string;
+}
+
+export interface StoredTimeEntry {
+  id: number;
+  workPackageId: number;
+  userId: number;
+  activityId: number;
+  hours: string;
+  spentOn: string;
+  comment: string;
+}
+
+export interface StoredRelation {
+  id: number;
+  /** The canonical type OpenProject stores. */
+  type: string;
+  fromId: number;
+  toId: number;
+  description: string | null;
 }
 
 export interface OpenProjectNamed {
@@ -82,6 +122,9 @@ export interface StoredWorkPackage {
   authorId: number;
   createdAt: Date;
   updatedAt: Date;
+  versionId: number | null;
+  /** Custom field id → value. */
+  customValues: Record<number, unknown>;
 }
 
 export interface OpenProjectFakeState {
@@ -96,6 +139,12 @@ export interface OpenProjectFakeState {
   workflow: Record<number, number[]>;
   /** The next `n` PATCHes find the work package changed by someone else first. */
   concurrentEditsBeforeNextPatches: number;
+  versions: (OpenProjectVersionSeed & { id: number; projectId: number })[];
+  customFields: OpenProjectCustomField[];
+  /** Time entry activities; with no default one a time entry must name its activity. */
+  timeEntryActivities: OpenProjectNamed[];
+  timeEntries: StoredTimeEntry[];
+  relations: StoredRelation[];
   now: () => Date;
 }
 
@@ -105,7 +154,41 @@ export interface OpenProjectFakeOptions {
   workPackages?: OpenProjectWorkPackageSeed[];
   statuses?: OpenProjectFakeStatus[];
   workflow?: Record<number, number[]>;
+  versions?: OpenProjectVersionSeed[];
+  /** Custom fields by name and type; ids 3, 4, … (`customField3`). */
+  customFields?: { name: string; type: string }[];
+  timeEntryActivities?: OpenProjectNamed[];
 }
+
+/** OpenProject stores one direction per pair: these types are saved as their reverse. */
+const reverseRelations: Readonly<Record<string, string>> = {
+  precedes: 'follows',
+  blocked: 'blocks',
+  duplicated: 'duplicates',
+  partof: 'includes',
+  required: 'requires',
+};
+const relationTypes = [
+  'relates',
+  'duplicates',
+  'duplicated',
+  'blocks',
+  'blocked',
+  'precedes',
+  'follows',
+  'includes',
+  'partof',
+  'requires',
+  'required',
+];
+const relationNames: Readonly<Record<string, string>> = {
+  relates: 'related to',
+  duplicates: 'duplicates',
+  blocks: 'blocks',
+  follows: 'follows',
+  includes: 'includes',
+  requires: 'requires',
+};
 
 export type OpenProjectFake = StartedFake<OpenProjectFakeState> & {
   seedProjects(projects: OpenProjectProjectSeed[]): void;
@@ -195,6 +278,10 @@ function opError(
   };
 }
 
+function failSeed(message: string): never {
+  throw new Error(`seed: ${message}`);
+}
+
 function multipleErrors(errors: { message: string; attribute: string }[]): FakeResponse {
   if (errors.length === 1 && errors[0])
     return opError(422, 'PropertyConstraintViolation', errors[0].message, errors[0].attribute);
@@ -227,6 +314,30 @@ type Filter = Record<string, { operator?: unknown; values?: unknown }>;
 
 class InvalidQuery extends Error {}
 
+/** An ISO 8601 duration (`PT1H30M`, `PT1.5H`, `P1DT2H`) → hours, as OpenProject parses it. */
+function durationHours(duration: string): number | undefined {
+  const match =
+    /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
+      duration,
+    );
+  if (!match || duration === 'P' || duration === 'PT') return undefined;
+  const [, days, hours, minutes, seconds] = match;
+  return (
+    Number(days ?? 0) * 24 +
+    Number(hours ?? 0) +
+    Number(minutes ?? 0) / 60 +
+    Number(seconds ?? 0) / 3600
+  );
+}
+
+/** Hours → how OpenProject writes them back (`PT1H30M`). */
+function formatHours(hours: number): string {
+  const minutes = Math.round(hours * 60);
+  const whole = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return `PT${whole > 0 ? `${whole}H` : ''}${rest > 0 || whole === 0 ? `${rest}M` : ''}`;
+}
+
 export async function startFakeOpenProject(
   options: OpenProjectFakeOptions = {},
 ): Promise<OpenProjectFake> {
@@ -256,8 +367,21 @@ export async function startFakeOpenProject(
     ],
     workflow: options.workflow ?? defaultWorkflow(statuses),
     concurrentEditsBeforeNextPatches: 0,
+    versions: [],
+    customFields: (options.customFields ?? []).map((field, index) => ({ id: index + 3, ...field })),
+    timeEntryActivities: options.timeEntryActivities ?? [
+      { id: 1, name: 'Management', isDefault: false },
+      { id: 2, name: 'Specification', isDefault: false },
+      { id: 3, name: 'Development', isDefault: true },
+      { id: 4, name: 'Testing', isDefault: false },
+    ],
+    timeEntries: [],
+    relations: [],
     now: fakeClock(),
   };
+  let versionIds = 0;
+  let timeEntryIds = 0;
+  let relationIds = 0;
 
   const userByLogin = (login: string | undefined): OpenProjectFakeUser | undefined =>
     state.users.find((user) => user.login === login);
@@ -308,6 +432,19 @@ export async function startFakeOpenProject(
         authorId: author?.id ?? 0,
         createdAt,
         updatedAt: createdAt,
+        versionId:
+          seed.version === undefined
+            ? null
+            : (state.versions.find(
+                (version) => version.projectId === project.id && version.name === seed.version,
+              )?.id ?? failSeed(`unknown version ${seed.version}`)),
+        customValues: Object.fromEntries(
+          Object.entries(seed.customFields ?? {}).map(([name, value]) => [
+            state.customFields.find((field) => field.name === name)?.id ??
+              failSeed(`unknown custom field ${name}`),
+            value,
+          ]),
+        ),
       };
       state.workPackages.push(workPackage);
       addActivity(workPackage.id, workPackage.authorId, '');
@@ -323,6 +460,11 @@ export async function startFakeOpenProject(
   }
 
   seedProjects(options.projects ?? []);
+  for (const version of options.versions ?? []) {
+    const project = state.projects.find((candidate) => candidate.identifier === version.project);
+    if (!project) throw new Error(`seed version in unknown project ${version.project}`);
+    state.versions.push({ ...version, id: ++versionIds, projectId: project.id });
+  }
   seedWorkPackages(options.workPackages ?? []);
 
   function caller(request: RecordedRequest, deadToken: boolean): OpenProjectFakeUser | undefined {
@@ -421,6 +563,102 @@ export async function startFakeOpenProject(
         author: userLink(workPackage.authorId),
         assignee: userLink(workPackage.assigneeId),
         responsible: { href: null },
+        version: versionLink(workPackage.versionId),
+        schema: {
+          href: `/api/v3/work_packages/schemas/${workPackage.projectId}-${workPackage.typeId}`,
+        },
+      },
+      ...Object.fromEntries(
+        state.customFields.map((field) => [
+          `customField${field.id}`,
+          workPackage.customValues[field.id] ?? null,
+        ]),
+      ),
+    };
+  }
+
+  function versionLink(id: number | null): { href: string | null; title?: string } {
+    const version = state.versions.find((candidate) => candidate.id === id);
+    return version
+      ? { href: `/api/v3/versions/${version.id}`, title: version.name }
+      : { href: null };
+  }
+
+  function versionJson(version: OpenProjectFakeState['versions'][number]): unknown {
+    const project = state.projects.find((candidate) => candidate.id === version.projectId);
+    return {
+      _type: 'Version',
+      id: version.id,
+      name: version.name,
+      description: { format: 'plain', raw: version.description ?? '', html: '' },
+      startDate: version.startDate ?? null,
+      endDate: version.endDate ?? null,
+      status: version.status ?? 'open',
+      sharing: 'none',
+      createdAt: new Date(0).toISOString(),
+      updatedAt: new Date(0).toISOString(),
+      _links: {
+        self: { href: `/api/v3/versions/${version.id}`, title: version.name },
+        definingProject: { href: `/api/v3/projects/${version.projectId}`, title: project?.name },
+        availableInProjects: { href: `/api/v3/versions/${version.id}/projects` },
+      },
+    };
+  }
+
+  function timeEntryJson(entry: StoredTimeEntry): unknown {
+    const workPackage = state.workPackages.find(
+      (candidate) => candidate.id === entry.workPackageId,
+    );
+    const activity = state.timeEntryActivities.find(
+      (candidate) => candidate.id === entry.activityId,
+    );
+    const workPackageLink = {
+      href: `/api/v3/work_packages/${entry.workPackageId}`,
+      title: workPackage?.subject,
+    };
+    return {
+      _type: 'TimeEntry',
+      id: entry.id,
+      comment: { format: 'plain', raw: entry.comment, html: `<p>${entry.comment}</p>` },
+      spentOn: entry.spentOn,
+      hours: entry.hours,
+      ongoing: false,
+      createdAt: state.now().toISOString(),
+      updatedAt: state.now().toISOString(),
+      _links: {
+        self: { href: `/api/v3/time_entries/${entry.id}` },
+        project: { href: `/api/v3/projects/${workPackage?.projectId ?? 0}` },
+        entity: workPackageLink,
+        workPackage: workPackageLink,
+        user: userLink(entry.userId),
+        activity: {
+          href: `/api/v3/time_entries/activities/${entry.activityId}`,
+          title: activity?.name,
+        },
+      },
+    };
+  }
+
+  function relationJson(relation: StoredRelation): unknown {
+    const link = (id: number): { href: string; title?: string } => ({
+      href: `/api/v3/work_packages/${id}`,
+      title: state.workPackages.find((candidate) => candidate.id === id)?.subject,
+    });
+    const reverse = Object.entries(reverseRelations).find(
+      ([, type]) => type === relation.type,
+    )?.[0];
+    return {
+      _type: 'Relation',
+      id: relation.id,
+      name: relationNames[relation.type] ?? relation.type,
+      type: relation.type,
+      reverseType: reverse ?? relation.type,
+      description: relation.description,
+      lag: 0,
+      _links: {
+        self: { href: `/api/v3/relations/${relation.id}` },
+        from: link(relation.fromId),
+        to: link(relation.toId),
       },
     };
   }
@@ -538,6 +776,7 @@ export async function startFakeOpenProject(
     project: ['=', '!'],
     type: ['=', '!'],
     id: ['=', '!'],
+    version: ['=', '!', '*', '!*'],
   };
 
   function workPackageMatches(
@@ -583,6 +822,10 @@ export async function startFakeOpenProject(
         return values.includes(String(workPackage.typeId)) === (filter.operator === '=');
       case 'id':
         return values.includes(String(workPackage.id)) === (filter.operator === '=');
+      case 'version':
+        if (filter.operator === '*') return workPackage.versionId !== null;
+        if (filter.operator === '!*') return workPackage.versionId === null;
+        return values.includes(String(workPackage.versionId)) === (filter.operator === '=');
       default:
         return true;
     }
@@ -848,6 +1091,8 @@ export async function startFakeOpenProject(
           authorId: me.id,
           createdAt: new Date(0),
           updatedAt: new Date(0),
+          versionId: null,
+          customValues: {},
         };
         if (projectWorkPackages) {
           const project = findProject(projectWorkPackages.id ?? '');
@@ -929,6 +1174,197 @@ export async function startFakeOpenProject(
         }
       }
 
+      const schemaRoute = matchPath('/api/v3/work_packages/schemas/:id', path);
+      if (method === 'GET' && schemaRoute) {
+        const [projectId, typeId] = (schemaRoute.id ?? '').split('-').map(Number);
+        if (!findProject(String(projectId)) || !state.types.some((type) => type.id === typeId)) {
+          return notFound();
+        }
+        return {
+          status: 200,
+          body: {
+            _type: 'Schema',
+            _dependencies: [],
+            lockVersion: {
+              type: 'Integer',
+              name: 'Resource Version',
+              required: true,
+              writable: false,
+            },
+            id: { type: 'Integer', name: 'ID', required: true, writable: false },
+            subject: { type: 'String', name: 'Subject', required: true, writable: true },
+            ...Object.fromEntries(
+              state.customFields.map((field) => [
+                `customField${field.id}`,
+                {
+                  type: field.type,
+                  name: field.name,
+                  required: false,
+                  hasDefault: false,
+                  writable: true,
+                },
+              ]),
+            ),
+            _links: { self: { href: `/api/v3/work_packages/schemas/${schemaRoute.id ?? ''}` } },
+          },
+        };
+      }
+
+      const projectVersions = matchPath('/api/v3/projects/:id/versions', path);
+      if (method === 'GET' && projectVersions) {
+        const project = findProject(projectVersions.id ?? '');
+        if (!project) return notFound();
+        return collection(
+          request,
+          state.versions.filter((version) => version.projectId === project.id).map(versionJson),
+          'Collection',
+          false,
+        );
+      }
+      if (method === 'GET' && path === '/api/v3/versions') {
+        eachFilter(parseFilters(request, []), { sharing: ['='] });
+        return collection(request, state.versions.map(versionJson), 'Collection', false);
+      }
+
+      if (
+        method === 'POST' &&
+        (path === '/api/v3/time_entries' || path === '/api/v3/time_entries/form')
+      ) {
+        const links = (body._links ?? {}) as Record<string, { href?: unknown } | undefined>;
+        const entityHref = links.entity?.href ?? links.workPackage?.href;
+        if (
+          links.entity?.href !== undefined &&
+          links.workPackage?.href !== undefined &&
+          links.entity.href !== links.workPackage.href
+        ) {
+          return opError(
+            422,
+            'PropertyConstraintViolation',
+            'Entity and work package differ.',
+            'entity',
+          );
+        }
+        const workPackageId = idFromHref(entityHref, '/api/v3/work_packages');
+        const workPackage = state.workPackages.find((candidate) => candidate.id === workPackageId);
+        const activityId = links.activity
+          ? idFromHref(links.activity.href, '/api/v3/time_entries/activities')
+          : state.timeEntryActivities.find((activity) => activity.isDefault)?.id;
+        if (path === '/api/v3/time_entries/form') {
+          const allowed = state.timeEntryActivities.map((activity) => ({
+            _type: 'TimeEntriesActivity',
+            id: activity.id,
+            name: activity.name,
+            position: activity.id,
+            default: activity.isDefault,
+            _links: {
+              self: {
+                href: `/api/v3/time_entries/activities/${activity.id}`,
+                title: activity.name,
+              },
+            },
+          }));
+          return {
+            status: 200,
+            body: {
+              _type: 'Form',
+              _embedded: {
+                payload: body,
+                schema: {
+                  _type: 'Schema',
+                  activity: {
+                    type: 'TimeEntriesActivity',
+                    name: 'Activity',
+                    required: !state.timeEntryActivities.some((activity) => activity.isDefault),
+                    writable: true,
+                    _embedded: { allowedValues: allowed },
+                    _links: {
+                      allowedValues: allowed.map((value) => value._links.self),
+                    },
+                  },
+                },
+                validationErrors: {},
+              },
+              _links: { self: { href: '/api/v3/time_entries/form', method: 'post' } },
+            },
+          };
+        }
+        const errors: { message: string; attribute: string }[] = [];
+        if (!workPackage)
+          errors.push({ message: 'Work package is invalid.', attribute: 'workPackage' });
+        const hours = typeof body.hours === 'string' ? durationHours(body.hours) : undefined;
+        if (hours === undefined || hours <= 0) {
+          errors.push({ message: 'Hours is not a valid duration.', attribute: 'hours' });
+        }
+        if (typeof body.spentOn !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(body.spentOn)) {
+          errors.push({ message: "Date can't be blank.", attribute: 'spentOn' });
+        }
+        if (!state.timeEntryActivities.some((activity) => activity.id === activityId)) {
+          errors.push({ message: "Activity can't be blank.", attribute: 'activity' });
+        }
+        if (errors.length > 0) return multipleErrors(errors);
+        const comment = (body.comment as { raw?: unknown } | undefined)?.raw;
+        const entry: StoredTimeEntry = {
+          id: ++timeEntryIds,
+          workPackageId: workPackage?.id ?? 0,
+          userId: me.id,
+          activityId: activityId ?? 0,
+          hours: formatHours(hours ?? 0),
+          spentOn: body.spentOn as string,
+          comment: typeof comment === 'string' ? comment : '',
+        };
+        state.timeEntries.push(entry);
+        return { status: 201, body: timeEntryJson(entry) };
+      }
+
+      const relationsRoute = matchPath('/api/v3/work_packages/:id/relations', path);
+      if (method === 'POST' && relationsRoute) {
+        const from = state.workPackages.find(
+          (candidate) => String(candidate.id) === relationsRoute.id,
+        );
+        if (!from) return notFound();
+        const links = (body._links ?? {}) as Record<string, { href?: unknown } | undefined>;
+        const toId = idFromHref(links.to?.href, '/api/v3/work_packages');
+        const to = state.workPackages.find((candidate) => candidate.id === toId);
+        const type = typeof body.type === 'string' ? body.type : '';
+        const errors: { message: string; attribute: string }[] = [];
+        if (!relationTypes.includes(type)) {
+          errors.push({
+            message: 'Type is not set to one of the allowed values.',
+            attribute: 'type',
+          });
+        }
+        if (!to) errors.push({ message: 'To is invalid.', attribute: 'to' });
+        else if (to.id === from.id) {
+          errors.push({ message: 'To cannot be the same as from.', attribute: 'to' });
+        }
+        if (errors.length > 0) return multipleErrors(errors);
+        const canonical = reverseRelations[type];
+        const [fromId, storedToId] = canonical ? [to?.id ?? 0, from.id] : [from.id, to?.id ?? 0];
+        if (
+          state.relations.some(
+            (relation) =>
+              (relation.fromId === fromId && relation.toId === storedToId) ||
+              (relation.fromId === storedToId && relation.toId === fromId),
+          )
+        ) {
+          return opError(
+            422,
+            'PropertyConstraintViolation',
+            'Relation already exists between these work packages.',
+            'to',
+          );
+        }
+        const relation: StoredRelation = {
+          id: ++relationIds,
+          type: canonical ?? type,
+          fromId,
+          toId: storedToId,
+          description: typeof body.description === 'string' ? body.description : null,
+        };
+        state.relations.push(relation);
+        return { status: 201, body: relationJson(relation) };
+      }
+
       if (method === 'GET' && path === '/api/v3/statuses') {
         return collection(
           request,
@@ -964,16 +1400,36 @@ export async function startFakeOpenProject(
           type: ['='],
           status: ['='],
         });
-        const matching = state.users.filter((user) =>
+        // Principals are users, groups and placeholder users.
+        const principals: { type: string; names: string[]; json: unknown }[] = [
+          ...state.users.map((user) => ({
+            type: 'User',
+            names: [nameOf(user), user.login, user.email],
+            json: userJson(user),
+          })),
+          {
+            type: 'Group',
+            names: ['Developers'],
+            json: {
+              _type: 'Group',
+              id: 90,
+              name: 'Developers',
+              _links: { self: { href: '/api/v3/groups/90', title: 'Developers' } },
+            },
+          },
+        ];
+        const matching = principals.filter((principal) =>
           filters.every((filter) => {
+            if (filter.name === 'type') return filter.values.includes(principal.type);
             if (filter.name !== 'any_name_attribute' && filter.name !== 'name') return true;
             const needle = (filter.values[0] ?? '').toLowerCase();
-            return [nameOf(user), user.login, user.email].some((value) =>
-              value.toLowerCase().includes(needle),
-            );
+            return principal.names.some((value) => value.toLowerCase().includes(needle));
           }),
         );
-        return collection(request, matching.map(userJson));
+        return collection(
+          request,
+          matching.map((principal) => principal.json),
+        );
       }
     } catch (error) {
       if (error instanceof InvalidQuery) return opError(400, 'InvalidQuery', error.message);
@@ -997,6 +1453,8 @@ export async function startFakeOpenProject(
       headers: { 'Content-Type': 'text/plain' },
       body: 'Service Unavailable',
     }),
+    forbidden: () =>
+      opError(403, 'MissingPermission', 'You are not authorized to access this resource.'),
   });
 
   return {

@@ -80,9 +80,22 @@ export async function startSandboxProviders(): Promise<SandboxProviders> {
       { key: 'MOB', name: 'Mobile app', description: 'iOS and Android clients' },
       { key: 'OPS', name: 'Operations', description: 'Infrastructure and on-call' },
     ],
+    versions: [
+      { projectKey: 'WEB', name: '2.0', releaseDate: '2026-04-01', description: 'The relaunch' },
+      { projectKey: 'WEB', name: '1.9', released: true, releaseDate: '2026-01-20' },
+    ],
+    boards: [{ projectKey: 'WEB', name: 'WEB sprints', type: 'scrum' }],
+    sprints: [
+      { board: 'WEB sprints', name: 'WEB Sprint 7', state: 'closed' },
+      { board: 'WEB sprints', name: 'WEB Sprint 8', state: 'active', goal: 'Retina-ready hero' },
+    ],
+    customFields: [{ name: 'Story Points', type: 'number' }],
     issues: [
       {
         projectKey: 'WEB',
+        fixVersions: ['2.0'],
+        sprint: 'WEB Sprint 8',
+        customFields: { 'Story Points': 3 },
         summary: 'Hero image is blurry on retina screens',
         description:
           'The hero uses a 1x asset.\n\n- Export a **2x** version\n- Serve it with `srcset`',
@@ -175,10 +188,15 @@ export async function startSandboxProviders(): Promise<SandboxProviders> {
       },
       { identifier: 'research', name: 'Research', description: 'Prototypes and spikes' },
     ],
+    versions: [
+      { project: 'office-move', name: 'Phase 1: planning', status: 'closed' },
+      { project: 'office-move', name: 'Phase 2: moving day', endDate: '2026-05-15' },
+    ],
     workPackages: [
       {
         project: 'office-move',
         subject: 'Order standing desks',
+        version: 'Phase 2: moving day',
         description: 'Twelve desks, **height-adjustable**.',
         status: 'In progress',
         assignee: 'demo',

@@ -45,3 +45,11 @@ export const maxPageSize = 50;
 export const maxDescriptionChars = 4_000;
 export const maxCommentChars = 1_000;
 export const maxProjectDescriptionChars = 300;
+/** A provider field asked for with `fields` is cut here (its JSON text, when not a string). */
+export const maxFieldValueChars = 1_000;
+/**
+ * The documented bound on one list result: when the items of a page would make its structured
+ * content larger than this many characters of JSON, the page ends early and `next_cursor` carries
+ * on from the first item left out (see `pagedFanOut`).
+ */
+export const maxListResultChars = 48_000;

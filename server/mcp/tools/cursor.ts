@@ -9,10 +9,15 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 export interface ConnectionPosition {
-  /** The provider client's cursor for the next page. */
-  cursor: string;
+  /** The provider client's cursor for the next page; undefined for its first page. */
+  cursor: string | undefined;
   /** The page size this connection was given on the first page (kept so pages line up). */
   limit: number;
+  /**
+   * Items of that provider page already returned: a page cut short by the result size bound is
+   * fetched again and continues after them.
+   */
+  skip?: number | undefined;
 }
 
 export interface FanOutCursor {
@@ -25,7 +30,13 @@ const cursorSchema = z.object({
   v: z.literal(1),
   t: z.string(),
   f: z.string(),
-  c: z.record(z.string(), z.tuple([z.string(), z.number().int().min(1).max(1000)])),
+  c: z.record(
+    z.string(),
+    z.union([
+      z.tuple([z.string(), z.number().int().min(1).max(1000)]),
+      z.tuple([z.string(), z.number().int().min(1).max(1000), z.number().int().min(1).max(1000)]),
+    ]),
+  ),
 });
 
 export function queryFingerprint(tool: string, query: Record<string, unknown>): string {
@@ -44,7 +55,15 @@ export function encodeCursor(cursor: FanOutCursor): string | null {
     v: 1,
     t: cursor.tool,
     f: cursor.fingerprint,
-    c: Object.fromEntries(entries.map(([id, position]) => [id, [position.cursor, position.limit]])),
+    // A first page has no provider cursor: '' stands for it.
+    c: Object.fromEntries(
+      entries.map(([id, position]) => [
+        id,
+        position.skip
+          ? [position.cursor ?? '', position.limit, position.skip]
+          : [position.cursor ?? '', position.limit],
+      ]),
+    ),
   };
   return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
 }
@@ -63,7 +82,10 @@ export function decodeCursor(raw: string): FanOutCursor | undefined {
     tool: parsed.data.t,
     fingerprint: parsed.data.f,
     positions: Object.fromEntries(
-      Object.entries(parsed.data.c).map(([id, [cursor, limit]]) => [id, { cursor, limit }]),
+      Object.entries(parsed.data.c).map(([id, [cursor, limit, skip]]) => [
+        id,
+        { cursor: cursor === '' ? undefined : cursor, limit, ...(skip ? { skip } : {}) },
+      ]),
     ),
   };
 }

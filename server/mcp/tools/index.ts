@@ -3,9 +3,11 @@
  *
  *   registerPmTools(server: McpServer, context: ToolContext): void
  *
- * Registers list_providers, list_projects, search_issues, list_my_issues and get_issue always, and
- * create_issue, update_issue, transition_issue and add_comment only when `context.scope` is
- * 'write' (a read-scope key does not see them in tools/list; the handlers refuse them as well).
+ * Registers list_providers, list_projects, search_issues, list_my_issues, get_issue, find_users and
+ * list_versions always, and create_issue, update_issue, transition_issue, add_comment, log_work and
+ * link_issues only when `context.scope` is 'write' (a read-scope key does not see them in
+ * tools/list; the handlers refuse them as well). Every tool declares an `outputSchema`
+ * (`./output-schemas.ts`) that its `structuredContent` matches, errors included.
  *
  * The server builds a `ToolContext` per session over the caller's own connections (see
  * `./context.ts`): `connections.get(id)` must return undefined for anyone else's connection, and
@@ -26,6 +28,8 @@ export const readToolNames = [
   'search_issues',
   'list_my_issues',
   'get_issue',
+  'find_users',
+  'list_versions',
 ] as const;
 
 export function registerPmTools(server: McpServer, context: ToolContext): void {

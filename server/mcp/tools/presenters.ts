@@ -7,19 +7,46 @@ import {
   providerDisplayNames,
   type Comment,
   type IssueDetail,
+  type IssueLink,
   type IssueSummary,
   type Person,
   type Project,
+  type StandardIssueField,
   type Status,
+  type UserInfo,
+  type Version,
+  type WorkLog,
 } from '../../providers/index.js';
 import {
   maxCommentChars,
   maxDescriptionChars,
+  maxFieldValueChars,
   maxProjectDescriptionChars,
   type ToolConnection,
 } from './context.js';
 import type { ConnectionFailure } from './failures.js';
 import { toolId } from './ids.js';
+import type {
+  PresentedComment,
+  PresentedIssue,
+  PresentedIssueDetail,
+  PresentedLink,
+  PresentedProject,
+  PresentedUser,
+  PresentedVersion,
+  PresentedWorkLog,
+} from './output-schemas.js';
+
+export type {
+  PresentedComment,
+  PresentedIssue,
+  PresentedIssueDetail,
+  PresentedLink,
+  PresentedProject,
+  PresentedUser,
+  PresentedVersion,
+  PresentedWorkLog,
+} from './output-schemas.js';
 
 export function truncate(
   text: string,
@@ -57,7 +84,35 @@ export function presentStatus(status: Status) {
   return { status: status.name, status_category: status.category, is_closed: status.isClosed };
 }
 
-export function presentProject(connection: ToolConnection, project: Project) {
+/**
+ * A provider field's value, bounded: a long string is cut, and a value whose JSON is too long is
+ * replaced by its cut JSON text, so one field cannot blow up a result.
+ */
+function boundedFieldValue(value: unknown, url: string): unknown {
+  if (typeof value === 'string') return truncate(value, maxFieldValueChars, url).text;
+  if (value === null || typeof value !== 'object') return value;
+  const json = JSON.stringify(value);
+  return json.length <= maxFieldValueChars ? value : truncate(json, maxFieldValueChars, url).text;
+}
+
+function presentExtraFields(issue: IssueSummary): { fields?: Record<string, unknown> } {
+  if (issue.extraFields === undefined) return {};
+  return {
+    fields: Object.fromEntries(
+      Object.entries(issue.extraFields).map(([name, value]) => [
+        name,
+        boundedFieldValue(value, issue.url),
+      ]),
+    ),
+  };
+}
+
+/** Whether a standard field is part of the result (all are, unless `fields` chose some). */
+function wanted(issue: IssueSummary, field: StandardIssueField): boolean {
+  return issue.selectedFields === undefined || issue.selectedFields.includes(field);
+}
+
+export function presentProject(connection: ToolConnection, project: Project): PresentedProject {
   const description = project.description
     ? truncate(project.description, maxProjectDescriptionChars).text
     : null;
@@ -70,27 +125,33 @@ export function presentProject(connection: ToolConnection, project: Project) {
     ...source(connection),
   };
 }
-export type PresentedProject = ReturnType<typeof presentProject>;
 
-export function presentIssueSummary(connection: ToolConnection, issue: IssueSummary) {
+export function presentIssueSummary(
+  connection: ToolConnection,
+  issue: IssueSummary,
+): PresentedIssue {
   return {
     id: toolId(connection.id, issue.key),
     key: issue.key,
-    title: issue.title,
-    ...presentStatus(issue.status),
-    assignee: personName(issue.assignee),
-    priority: issue.priority,
-    type: issue.type,
-    project_id: issue.project ? toolId(connection.id, issue.project.key) : null,
-    project_name: issue.project?.name ?? null,
-    updated_at: isoDate(issue.updatedAt),
+    ...(wanted(issue, 'title') ? { title: issue.title } : {}),
+    ...(wanted(issue, 'status') ? presentStatus(issue.status) : {}),
+    ...(wanted(issue, 'assignee') ? { assignee: personName(issue.assignee) } : {}),
+    ...(wanted(issue, 'priority') ? { priority: issue.priority } : {}),
+    ...(wanted(issue, 'type') ? { type: issue.type } : {}),
+    ...(wanted(issue, 'project')
+      ? {
+          project_id: issue.project ? toolId(connection.id, issue.project.key) : null,
+          project_name: issue.project?.name ?? null,
+        }
+      : {}),
+    ...(wanted(issue, 'updatedAt') ? { updated_at: isoDate(issue.updatedAt) } : {}),
     url: issue.url,
+    ...presentExtraFields(issue),
     ...source(connection),
   };
 }
-export type PresentedIssue = ReturnType<typeof presentIssueSummary>;
 
-export function presentComment(comment: Comment, url?: string) {
+export function presentComment(comment: Comment, url?: string): PresentedComment {
   const body = truncate(comment.body, maxCommentChars, url);
   return {
     id: comment.id,
@@ -101,19 +162,79 @@ export function presentComment(comment: Comment, url?: string) {
   };
 }
 
-export function presentIssueDetail(connection: ToolConnection, issue: IssueDetail) {
+export function presentIssueDetail(
+  connection: ToolConnection,
+  issue: IssueDetail,
+): PresentedIssueDetail {
   const description = truncate(issue.description, maxDescriptionChars, issue.url);
   return {
     ...presentIssueSummary(connection, issue),
-    description: description.text,
-    description_truncated: description.truncated,
-    reporter: personName(issue.reporter),
-    created_at: isoDate(issue.createdAt),
-    comment_count: issue.commentCount,
-    comments: issue.comments.map((comment) => presentComment(comment, issue.url)),
+    ...(wanted(issue, 'description')
+      ? { description: description.text, description_truncated: description.truncated }
+      : {}),
+    ...(wanted(issue, 'reporter') ? { reporter: personName(issue.reporter) } : {}),
+    ...(wanted(issue, 'createdAt') ? { created_at: isoDate(issue.createdAt) } : {}),
+    ...(wanted(issue, 'comments')
+      ? {
+          comment_count: issue.commentCount,
+          comments: issue.comments.map((comment) => presentComment(comment, issue.url)),
+        }
+      : {}),
   };
 }
-export type PresentedIssueDetail = ReturnType<typeof presentIssueDetail>;
+
+export function presentUser(connection: ToolConnection, user: UserInfo): PresentedUser {
+  return {
+    user_id: user.id,
+    display_name: user.displayName,
+    email: user.email,
+    login: user.login,
+    active: user.active,
+    // What the providers' assignee lookup finds exactly: the email, else the login, else the name.
+    assign_as: user.email ?? user.login ?? user.displayName,
+    ...source(connection),
+  };
+}
+
+export function presentVersion(version: Version): PresentedVersion {
+  return {
+    id: version.id,
+    name: version.name,
+    kind: version.kind,
+    state: version.state,
+    description: version.description
+      ? truncate(version.description, maxProjectDescriptionChars).text
+      : null,
+    start_date: version.startDate,
+    end_date: version.endDate,
+    board: version.board,
+    filter: version.kind === 'sprint' ? { sprint: version.id } : { version: version.id },
+  };
+}
+
+export function presentWorkLog(connection: ToolConnection, log: WorkLog): PresentedWorkLog {
+  return {
+    id: log.id,
+    issue_id: toolId(connection.id, log.issueKey),
+    time_spent_seconds: log.timeSpentSeconds,
+    spent_on: log.spentOn,
+    comment: truncate(log.comment, maxCommentChars).text,
+    author: personName(log.author),
+    activity: log.activity,
+    ...source(connection),
+  };
+}
+
+export function presentLink(connection: ToolConnection, link: IssueLink): PresentedLink {
+  return {
+    id: link.id,
+    from_id: toolId(connection.id, link.fromKey),
+    to_id: toolId(connection.id, link.toKey),
+    type: link.type,
+    description: link.description,
+    ...source(connection),
+  };
+}
 
 // ---- text ---------------------------------------------------------------------------------------
 
@@ -125,18 +246,79 @@ export function projectLine(project: PresentedProject): string {
   return `• ${project.id} — ${project.name}  [${project.connection_name}]`;
 }
 
+/** `Name: value` pairs of the provider fields asked for, one line. */
+function fieldsText(fields: Record<string, unknown> | undefined): string | null {
+  if (fields === undefined || Object.keys(fields).length === 0) return null;
+  return Object.entries(fields)
+    .map(([name, value]) => `${name}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join('; ');
+}
+
 export function issueLine(issue: PresentedIssue): string {
+  const assignee =
+    issue.assignee === undefined
+      ? null
+      : issue.assignee
+        ? `assignee ${issue.assignee}`
+        : 'unassigned';
   const details = [
-    issue.assignee ? `assignee ${issue.assignee}` : 'unassigned',
+    assignee,
     issue.priority ? `priority ${issue.priority}` : null,
     issue.updated_at ? `updated ${issue.updated_at.slice(0, 10)}` : null,
+    fieldsText(issue.fields),
   ]
     .filter((part) => part !== null)
     .join(', ');
-  return `• ${issue.id} [${issue.status}] ${issue.title} — ${details}  [${issue.connection_name}]`;
+  const status = issue.status === undefined ? '' : ` [${issue.status}]`;
+  const title = issue.title === undefined ? '' : ` ${issue.title}`;
+  return `• ${issue.id}${status}${title}${details ? ` — ${details}` : ''}  [${issue.connection_name}]`;
+}
+
+/** An issue narrowed with `fields`: the id, what was asked for, the URL. */
+function selectedIssueText(issue: PresentedIssueDetail): string {
+  const lines = [`${issue.id}${issue.title === undefined ? '' : ` — ${issue.title}`}`];
+  const pairs: [string, string | null | undefined][] = [
+    ['Status', issue.status],
+    ['Type', issue.type],
+    ['Priority', issue.priority],
+    ['Assignee', issue.assignee],
+    ['Reporter', issue.reporter],
+    ['Project', issue.project_name],
+    ['Created', issue.created_at],
+    ['Updated', issue.updated_at],
+  ];
+  for (const [label, value] of pairs) {
+    if (value !== undefined) lines.push(`${label}: ${value ?? '—'}`);
+  }
+  for (const [name, value] of Object.entries(issue.fields ?? {})) {
+    lines.push(
+      `${name}: ${value === null ? '—' : typeof value === 'string' ? value : JSON.stringify(value)}`,
+    );
+  }
+  lines.push(`URL: ${issue.url}`);
+  if (issue.description !== undefined) {
+    lines.push('', 'Description:', issue.description === '' ? '(none)' : issue.description);
+  }
+  if (issue.comments !== undefined) {
+    lines.push('', `Comments (${issue.comments.length}):`);
+    for (const comment of issue.comments) {
+      lines.push(`— ${comment.author ?? 'someone'}, ${comment.created_at ?? 'unknown date'}:`);
+      lines.push(...comment.body.split('\n').map((line) => `  ${line}`));
+    }
+  }
+  return lines.join('\n');
 }
 
 export function issueDetailText(issue: PresentedIssueDetail): string {
+  if (
+    issue.title === undefined ||
+    issue.status === undefined ||
+    issue.description === undefined ||
+    issue.comments === undefined ||
+    issue.fields !== undefined
+  ) {
+    return selectedIssueText(issue);
+  }
   const lines = [
     `${issue.id} — ${issue.title}`,
     `Status: ${issue.status}${issue.is_closed ? ' (closed)' : ''} · Type: ${issue.type ?? '—'} · Priority: ${issue.priority ?? '—'}`,

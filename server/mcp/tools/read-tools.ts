@@ -7,6 +7,7 @@ import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { providerDisplayNames } from '../../providers/index.js';
 import { maxPageSize, type ToolConnection, type ToolContext } from './context.js';
+import { outputSchemas } from './output-schemas.js';
 import { fanOut, runOne } from './fan-out.js';
 import { howToAddConnection } from './failures.js';
 import {
@@ -16,8 +17,12 @@ import {
   presentIssueDetail,
   presentIssueSummary,
   presentProject,
+  presentUser,
+  presentVersion,
   projectLine,
   type PresentedIssue,
+  type PresentedUser,
+  type PresentedVersion,
 } from './presenters.js';
 import {
   activeConnections,
@@ -113,6 +118,14 @@ const listProjectsInput = z.object({
   limit: limitArg,
   cursor: cursorArg,
 });
+const fieldsArg = z
+  .array(z.string().trim().min(1).max(100))
+  .min(1)
+  .max(30)
+  .optional()
+  .describe(
+    'Only these fields: title, status, assignee, priority, type, project, updatedAt, description, reporter, createdAt, comments, and provider fields by name (e.g. "Story Points", "customfield_10016"), which come back in `fields`. Default: the standard fields.',
+  );
 const searchIssuesInput = z.object({
   text: z
     .string()
@@ -141,6 +154,17 @@ const searchIssuesInput = z.object({
     .min(1)
     .optional()
     .describe('Jira only: a JQL query, ANDed with the other filters.'),
+  version: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('A release / version by name or id (see list_versions).'),
+  sprint: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('A sprint by name or id (see list_versions); on OpenProject sprints are versions.'),
+  fields: fieldsArg,
   provider: providerArg,
   limit: limitArg,
   cursor: cursorArg,
@@ -148,6 +172,21 @@ const searchIssuesInput = z.object({
 const listMyIssuesInput = z.object({ provider: providerArg, limit: limitArg, cursor: cursorArg });
 const getIssueInput = z.object({
   id: z.string().min(3).describe('The issue id, e.g. "3f2a…:PROJ-12".'),
+  fields: fieldsArg,
+});
+const findUsersInput = z.object({
+  query: z.string().trim().min(1).max(200).describe('A name, login or email (or its start).'),
+  provider: providerArg,
+  limit: limitArg,
+  cursor: cursorArg,
+});
+const listVersionsInput = z.object({
+  project_id: z
+    .string()
+    .min(3)
+    .describe('A project id from list_projects ("<connection id>:<key>").'),
+  limit: limitArg,
+  cursor: cursorArg,
 });
 
 export function registerReadTools(server: McpServer, context: ToolContext): void {
@@ -158,6 +197,7 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       description:
         'Lists your own Jira Cloud, Jira Data Center and OpenProject connections: id, name, type, base URL, whether it is active, and the last credential check. With check=true it also tests each active connection now.',
       inputSchema: listProvidersInput,
+      outputSchema: outputSchemas.list_providers,
       annotations: readAnnotations,
     },
     guarded(context, 'list_providers', async ({ check }, signal) => {
@@ -231,6 +271,7 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       description:
         'Lists the Jira and OpenProject projects you can see, across all your active connections (or one, with provider), optionally filtered by text. Project ids are "<connection id>:<key>"; use them with search_issues and create_issue.',
       inputSchema: listProjectsInput,
+      outputSchema: outputSchemas.list_projects,
       annotations: readAnnotations,
     },
     guarded(context, 'list_projects', async (args, signal) => {
@@ -258,8 +299,9 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
     {
       title: 'Search issues',
       description:
-        'Searches issues (Jira) and work packages (OpenProject) across your active connections by text, project, status ("open", "closed" or a status name) and assignee ("me" or a name). jql is passed to Jira connections only (others are skipped). Returns ids "<connection id>:<key>" for get_issue and the write tools.',
+        'Searches issues (Jira) and work packages (OpenProject) across your active connections by text, project, status ("open", "closed" or a status name), assignee ("me" or a name), version and sprint. jql is passed to Jira connections only (others are skipped). fields narrows what each issue carries. Returns ids "<connection id>:<key>" for get_issue and the write tools.',
       inputSchema: searchIssuesInput,
+      outputSchema: outputSchemas.search_issues,
       annotations: readAnnotations,
     },
     guarded(context, 'search_issues', async (args, signal) => {
@@ -324,6 +366,9 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
           status: args.status,
           assignee: args.assignee,
           jql: args.jql,
+          version: args.version,
+          sprint: args.sprint,
+          fields: args.fields,
           provider: args.provider,
         },
         fetch: (client, position, callSignal) =>
@@ -334,6 +379,9 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
               status: args.status,
               assignee: args.assignee,
               jql: client.providerType === 'openproject' ? undefined : args.jql,
+              version: args.version,
+              sprint: args.sprint,
+              fields: args.fields,
               cursor: position.cursor,
               limit: position.limit,
             },
@@ -363,6 +411,7 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       description:
         'Lists the open issues and work packages assigned to you, across all your active connections (or one, with provider), most recently updated first.',
       inputSchema: listMyIssuesInput,
+      outputSchema: outputSchemas.list_my_issues,
       annotations: readAnnotations,
     },
     guarded(context, 'list_my_issues', async (args, signal) => {
@@ -395,15 +444,16 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
     {
       title: 'Get an issue',
       description:
-        'One issue or work package by id ("<connection id>:<key>"): title, status, assignee, priority, description (markdown, long text truncated) and the latest comments.',
+        'One issue or work package by id ("<connection id>:<key>"): title, status, assignee, priority, description (markdown, long text truncated) and the latest comments; or only the fields named in fields (custom fields by their display name).',
       inputSchema: getIssueInput,
+      outputSchema: outputSchemas.get_issue,
       annotations: readAnnotations,
     },
-    guarded(context, 'get_issue', async ({ id }, signal) => {
+    guarded(context, 'get_issue', async ({ id, fields }, signal) => {
       const { connection, key } = await resolveId(context, id, 'issue');
       const outcome = await runOne(
         connection,
-        (client, _c, callSignal) => client.getIssue(key, { signal: callSignal }),
+        (client, _c, callSignal) => client.getIssue(key, { signal: callSignal, fields }),
         {
           timeoutMs: timeoutOf(context),
           signal,
@@ -418,6 +468,130 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       return toolResult(issueDetailText(issue), { issue });
     }),
   );
+
+  server.registerTool(
+    'find_users',
+    {
+      title: 'Find people',
+      description:
+        'Finds people by name, login or email across your active connections (or one, with provider), to assign issues or mention them. Each result has assign_as, the value to pass as assignee to create_issue and update_issue on that connection.',
+      inputSchema: findUsersInput,
+      outputSchema: outputSchemas.find_users,
+      annotations: readAnnotations,
+    },
+    guarded(context, 'find_users', async (args, signal) => {
+      const page = await pagedFanOut({
+        tool: 'find_users',
+        context,
+        connections: () => activeConnections(context, args.provider),
+        limit: args.limit,
+        cursor: args.cursor,
+        query: { query: args.query, provider: args.provider },
+        fetch: (client, position, callSignal) =>
+          client.findUsers(
+            { query: args.query, cursor: position.cursor, limit: position.limit },
+            { signal: callSignal },
+          ),
+        present: presentUser,
+        signal,
+      });
+      return listResult({ singular: 'person', plural: 'people' }, page, userLine, 'users');
+    }),
+  );
+
+  server.registerTool(
+    'list_versions',
+    {
+      title: 'List releases and sprints',
+      description:
+        'Lists the releases / versions of a project from list_projects, and its sprints where the provider has them (Jira Software boards; OpenProject plans sprints as versions). Current work first. Each entry has the search_issues filter that finds its issues.',
+      inputSchema: listVersionsInput,
+      outputSchema: outputSchemas.list_versions,
+      annotations: readAnnotations,
+    },
+    guarded(context, 'list_versions', async (args, signal) => {
+      const { connection, key } = await resolveId(context, args.project_id, 'project');
+      let sprintsAvailable: boolean | undefined;
+      const page = await pagedFanOut({
+        tool: 'list_versions',
+        context,
+        connections: () => Promise.resolve([connection]),
+        limit: args.limit,
+        cursor: args.cursor,
+        query: { project_id: args.project_id },
+        fetch: async (client, position, callSignal) => {
+          const versions = await client.listVersions(
+            { projectKey: key, cursor: position.cursor, limit: position.limit },
+            { signal: callSignal },
+          );
+          sprintsAvailable = versions.sprintsAvailable;
+          return versions;
+        },
+        present: (_connection, version) => presentVersion(version),
+        signal,
+      });
+      const result = listResult(
+        { singular: 'version or sprint', plural: 'versions and sprints' },
+        page,
+        versionLine,
+        'versions',
+      );
+      if (page.failures.length > 0) {
+        const [failure] = page.failures;
+        return toolError(failure?.error_code ?? 'provider_error', failure?.message ?? '', {
+          ...failure,
+        });
+      }
+      const noSprints =
+        sprintsAvailable === false
+          ? connection.providerType === 'openproject'
+            ? ['', 'OpenProject plans sprints as versions: they are listed above.']
+            : [
+                '',
+                'No sprints: this Jira site has no Jira Software, or no scrum board of this project has sprints.',
+              ]
+          : [];
+      return {
+        ...result,
+        content: [
+          {
+            type: 'text' as const,
+            text: [
+              ...result.content.map((item) => (item.type === 'text' ? item.text : '')),
+              ...noSprints,
+            ].join('\n'),
+          },
+        ],
+        structuredContent: {
+          ...(result.structuredContent ?? {}),
+          project_id: args.project_id,
+          ...(sprintsAvailable === undefined ? {} : { sprints_available: sprintsAvailable }),
+        },
+      };
+    }),
+  );
+}
+
+function userLine(user: PresentedUser): string {
+  const details = [
+    user.email,
+    user.login ? `login ${user.login}` : null,
+    user.active === false ? 'inactive' : null,
+  ]
+    .filter((part) => part !== null)
+    .join(', ');
+  return `• ${user.display_name}${details ? ` (${details})` : ''} — assign as "${user.assign_as}"  [${user.connection_name}]`;
+}
+
+function versionLine(version: PresentedVersion): string {
+  const dates = [version.start_date?.slice(0, 10), version.end_date?.slice(0, 10)]
+    .filter((date) => date)
+    .join(' → ');
+  const filter =
+    'sprint' in version.filter
+      ? `sprint "${version.filter.sprint}"`
+      : `version "${version.filter.version}"`;
+  return `• ${version.kind === 'sprint' ? 'Sprint' : 'Version'} ${version.name} [${version.state}]${dates ? ` ${dates}` : ''}${version.board ? ` on ${version.board}` : ''} — search with ${filter}`;
 }
 
 /** Issues from several providers, most recently updated first (stable within a provider). */

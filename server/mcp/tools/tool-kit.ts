@@ -8,6 +8,7 @@ import { providerDisplayNames, type Page, type ProviderClient } from '../../prov
 import {
   defaultPageSize,
   defaultPerProviderTimeoutMs,
+  maxListResultChars,
   type ToolConnection,
   type ToolContext,
 } from './context.js';
@@ -198,10 +199,7 @@ export async function pagedFanOut<T, Item>(options: {
   signal: AbortSignal;
 }): Promise<PagedFanOut<Item>> {
   const fingerprint = queryFingerprint(options.tool, options.query);
-  const targets: {
-    connection: ToolConnection;
-    position: { cursor: string | undefined; limit: number };
-  }[] = [];
+  const targets: { connection: ToolConnection; position: ConnectionPosition }[] = [];
   const failures: ConnectionFailure[] = [];
 
   if (options.cursor !== undefined && options.cursor !== '') {
@@ -237,9 +235,15 @@ export async function pagedFanOut<T, Item>(options: {
   const byConnection = new Map(targets.map((target) => [target.connection.id, target.position]));
   const outcomes = await fanOut(
     targets.map((target) => target.connection),
-    (client, connection, signal) => {
+    async (client, connection, signal) => {
       const position = byConnection.get(connection.id) ?? { cursor: undefined, limit: 1 };
-      return options.fetch(client, position, signal);
+      const page = await options.fetch(
+        client,
+        { cursor: position.cursor, limit: position.limit },
+        signal,
+      );
+      // A page cut short last time: the same provider page again, after what was already shown.
+      return position.skip ? { ...page, items: page.items.slice(position.skip) } : page;
     },
     {
       timeoutMs: timeoutOf(options.context),
@@ -251,22 +255,44 @@ export async function pagedFanOut<T, Item>(options: {
   const items: Item[] = [];
   const positions: Record<string, ConnectionPosition> = {};
   const queried: PagedFanOut<Item>['queried'] = [];
+  // The result size bound: items are kept while their JSON fits in what the failures leave of
+  // `maxListResultChars`; the first item always (each is bounded on its own by the presenters).
+  let budget = maxListResultChars - 2_000;
+  for (const outcome of outcomes) {
+    if (!outcome.ok) budget -= JSON.stringify(outcome.failure).length;
+  }
   for (const outcome of outcomes) {
     const { connection } = outcome;
     if (!outcome.ok) {
       failures.push(outcome.failure);
       continue;
     }
-    items.push(...outcome.value.items.map((item) => options.present(connection, item)));
+    const position = byConnection.get(connection.id) ?? { cursor: undefined, limit: 1 };
+    let kept = 0;
+    for (const item of outcome.value.items) {
+      const presented = options.present(connection, item);
+      const size = JSON.stringify(presented).length + 1;
+      if (size > budget && items.length > 0) break;
+      items.push(presented);
+      budget -= size;
+      kept++;
+    }
     queried.push({
       connection_id: connection.id,
       name: connection.name,
       provider_type: connection.providerType,
-      count: outcome.value.items.length,
+      count: kept,
     });
-    const limit = byConnection.get(connection.id)?.limit ?? 1;
-    if (outcome.value.nextCursor !== null)
-      positions[connection.id] = { cursor: outcome.value.nextCursor, limit };
+    if (kept < outcome.value.items.length) {
+      // Cut short: the next call fetches this provider page again and skips what was shown.
+      positions[connection.id] = {
+        cursor: position.cursor,
+        limit: position.limit,
+        skip: (position.skip ?? 0) + kept,
+      };
+    } else if (outcome.value.nextCursor !== null) {
+      positions[connection.id] = { cursor: outcome.value.nextCursor, limit: position.limit };
+    }
   }
   return {
     items,

@@ -15,11 +15,14 @@ import type { ProviderClient } from '../../providers/index.js';
 import type { ToolConnection, ToolContext } from './context.js';
 import { describeFailure, isUnknownStatus } from './failures.js';
 import { toolId } from './ids.js';
+import { outputSchemas } from './output-schemas.js';
 import {
   issueDetailText,
   presentComment,
   presentIssueDetail,
+  presentLink,
   presentStatus,
+  presentWorkLog,
 } from './presenters.js';
 import { guarded, resolveId, toolError, toolResult } from './tool-kit.js';
 
@@ -34,6 +37,8 @@ export const writeToolNames = [
   'update_issue',
   'transition_issue',
   'add_comment',
+  'log_work',
+  'link_issues',
 ] as const;
 
 function readOnlyRefusal(tool: string): CallToolResult {
@@ -41,6 +46,15 @@ function readOnlyRefusal(tool: string): CallToolResult {
     'insufficient_scope',
     `${tool} changes data, and this MCP key is read-only. Use a key with the "write" scope.`,
   );
+}
+
+/** `"1h 30m"`, `"90m"`, `"1.5h"`, `"2h15m"` → seconds; undefined when it is not that. */
+export function parseTimeSpent(text: string): number | undefined {
+  const compact = text.trim().toLowerCase().replace(/\s+/g, '');
+  const match = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+)m)?$/.exec(compact);
+  if (!match || compact === '' || (match[1] === undefined && match[2] === undefined))
+    return undefined;
+  return Math.round(Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60);
 }
 
 /** Runs a write on one connection; a provider failure becomes a tool error naming the connection. */
@@ -94,6 +108,48 @@ const transitionIssueInput = z.object({
   id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
   status: z.string().trim().min(1).describe('The target status name.'),
 });
+const logWorkInput = z.object({
+  id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
+  time_spent: z
+    .string()
+    .trim()
+    .min(1)
+    .max(40)
+    .describe('Hours and/or minutes: "1h 30m", "45m", "2h", "1.5h".'),
+  date: z
+    .string()
+    .trim()
+    .min(10)
+    .max(40)
+    .optional()
+    .describe('The day worked, YYYY-MM-DD, or an ISO 8601 date-time. Default: now.'),
+  comment: z.string().max(32_000).optional().describe('What the time went on (markdown).'),
+  activity: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('OpenProject only: the time entry activity, e.g. "Development".'),
+});
+const linkIssuesInput = z.object({
+  from_id: z
+    .string()
+    .min(3)
+    .describe('The issue the relation goes out from ("<connection id>:<key>").'),
+  to_id: z.string().min(3).describe('The other issue, on the same connection.'),
+  type: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .describe(
+      'Jira: a link type name or description ("Blocks", "blocks", "is blocked by", "relates to"); OpenProject: relates, blocks, blocked, precedes, follows, duplicates, duplicated, includes, partof, requires, required.',
+    ),
+  comment: z
+    .string()
+    .max(32_000)
+    .optional()
+    .describe('Markdown; a Jira comment, or the OpenProject relation description.'),
+});
 const addCommentInput = z.object({
   id: z.string().min(3).describe('The issue id ("<connection id>:<key>").'),
   body: z.string().trim().min(1).max(32_000).describe('The comment, in markdown.'),
@@ -109,6 +165,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
       description:
         'Creates an issue (Jira) or work package (OpenProject) in a project from list_projects: title, optional markdown description, type (e.g. Bug, Task), assignee ("me" or a name) and priority.',
       inputSchema: createIssueInput,
+      outputSchema: outputSchemas.create_issue,
       annotations: { ...writeAnnotations, idempotentHint: false },
     },
     guarded(context, 'create_issue', async (args) => {
@@ -137,6 +194,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
       description:
         'Changes the title, description (markdown), assignee ("me", a name, or "none" to unassign) and/or priority of an issue or work package.',
       inputSchema: updateIssueInput,
+      outputSchema: outputSchemas.update_issue,
       annotations: { ...writeAnnotations, idempotentHint: true },
     },
     guarded(context, 'update_issue', async (args) => {
@@ -176,6 +234,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
       description:
         'Moves an issue or work package to the status with this name (case-insensitive), e.g. "In Review" or "Done". When no reachable status has that name, the answer lists the statuses it can move to.',
       inputSchema: transitionIssueInput,
+      outputSchema: outputSchemas.transition_issue,
       annotations: { ...writeAnnotations, idempotentHint: true },
     },
     guarded(context, 'transition_issue', async ({ id, status }) => {
@@ -216,6 +275,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
       title: 'Comment on an issue',
       description: 'Adds a comment (markdown) to an issue or work package.',
       inputSchema: addCommentInput,
+      outputSchema: outputSchemas.add_comment,
       annotations: { ...writeAnnotations, idempotentHint: false },
     },
     guarded(context, 'add_comment', async ({ id, body }) => {
@@ -235,6 +295,87 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
           connection_id: connection.id,
           connection_name: connection.name,
           provider_type: connection.providerType,
+        },
+      );
+    }),
+  );
+
+  server.registerTool(
+    'log_work',
+    {
+      title: 'Log time on an issue',
+      description:
+        "Records time spent on an issue or work package (a Jira worklog, an OpenProject time entry), with an optional comment and day. The time is logged as the connection's own account.",
+      inputSchema: logWorkInput,
+      outputSchema: outputSchemas.log_work,
+      // Logging twice records the time twice.
+      annotations: { ...writeAnnotations, idempotentHint: false },
+    },
+    guarded(context, 'log_work', async (args) => {
+      if (!allowed()) return readOnlyRefusal('log_work');
+      const seconds = parseTimeSpent(args.time_spent);
+      if (seconds === undefined) {
+        return toolError(
+          'invalid_arguments',
+          `"${args.time_spent}" is not a time spent. Use hours and/or minutes, like "1h 30m", "45m" or "1.5h".`,
+        );
+      }
+      const { connection, key } = await resolveId(context, args.id, 'issue');
+      const outcome = await write(context, 'log_work', connection, (client) =>
+        client.logWork(key, {
+          timeSpentSeconds: seconds,
+          comment: args.comment,
+          started: args.date,
+          activity: args.activity,
+        }),
+      );
+      if (!outcome.ok) return outcome.result;
+      const workLog = presentWorkLog(connection, outcome.value);
+      const minutes = Math.round(workLog.time_spent_seconds / 60);
+      const spent = `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+      return toolResult(
+        `Logged ${spent} on ${workLog.issue_id} for ${workLog.spent_on}${workLog.activity ? ` (${workLog.activity})` : ''}${workLog.comment ? `: ${workLog.comment}` : '.'}`,
+        { work_log: workLog },
+      );
+    }),
+  );
+
+  server.registerTool(
+    'link_issues',
+    {
+      title: 'Link two issues',
+      description:
+        'Relates two issues of the same connection: a Jira issue link by type name ("blocks", "is blocked by", "relates to", "duplicates", …) or an OpenProject relation (relates, blocks, precedes, follows, …). When the type matches none, the answer lists the available ones.',
+      inputSchema: linkIssuesInput,
+      outputSchema: outputSchemas.link_issues,
+      // The same link twice leaves the same state (Jira keeps one link; OpenProject refuses the second).
+      annotations: { ...writeAnnotations, idempotentHint: true },
+    },
+    guarded(context, 'link_issues', async (args) => {
+      if (!allowed()) return readOnlyRefusal('link_issues');
+      const from = await resolveId(context, args.from_id, 'issue');
+      const to = await resolveId(context, args.to_id, 'issue');
+      if (from.connection.id !== to.connection.id) {
+        return toolError(
+          'invalid_arguments',
+          `Both issues must be on the same connection: ${args.from_id} is on "${from.connection.name}", ${args.to_id} on "${to.connection.name}".`,
+        );
+      }
+      const { connection } = from;
+      const outcome = await write(context, 'link_issues', connection, (client) =>
+        client.linkIssues({
+          fromKey: from.key,
+          toKey: to.key,
+          type: args.type,
+          comment: args.comment,
+        }),
+      );
+      if (!outcome.ok) return outcome.result;
+      const link = presentLink(connection, outcome.value);
+      return toolResult(
+        `Linked: ${link.from_id} ${link.description} ${link.to_id} (${link.type}).`,
+        {
+          link,
         },
       );
     }),

@@ -5,34 +5,54 @@
  * pagination (`nextPageToken` vs `startAt`/`total`) and project listing — is a `JiraFlavour`.
  */
 import { z } from 'zod';
-import { ProviderResponseError, ProviderValidationError, UnknownStatusError } from '../errors.js';
+import {
+  ProviderNotFoundError,
+  ProviderResponseError,
+  ProviderValidationError,
+  UnknownStatusError,
+} from '../errors.js';
+import { readableFieldValue, splitRequestedFields, type RequestedFields } from '../fields.js';
 import { segment, type ProviderHttp } from '../http.js';
+import { assertTimeSpent, jiraStarted } from '../time.js';
 import {
   recentCommentLimit,
   type Account,
   type CallOptions,
   type Comment,
   type CreateIssueInput,
+  type FindUsersParams,
+  type GetIssueOptions,
   type IssueDetail,
+  type IssueLink,
   type IssueSummary,
+  type LinkIssuesInput,
   type ListMyIssuesParams,
   type ListProjectsParams,
+  type ListVersionsParams,
+  type LogWorkInput,
   type Page,
   type Person,
   type Project,
   type ProviderClient,
   type SearchIssuesParams,
+  type StandardIssueField,
   type Status,
   type StatusCategory,
   type UpdateIssueInput,
+  type UserInfo,
+  type Version,
+  type VersionPage,
+  type WorkLog,
 } from '../types.js';
 
 export const jiraUserSchema = z.object({
   accountId: z.string().optional(),
+  accountType: z.string().optional(),
   name: z.string().optional(),
   key: z.string().optional(),
   displayName: z.string().optional(),
   emailAddress: z.string().optional(),
+  active: z.boolean().optional(),
 });
 export type JiraUser = z.infer<typeof jiraUserSchema>;
 
@@ -50,21 +70,24 @@ export const jiraCommentSchema = z.object({
 
 const namedSchema = z.object({ name: z.string() });
 
-const issueFieldsSchema = z.object({
-  summary: z.string().optional(),
-  status: statusSchema.optional(),
-  assignee: jiraUserSchema.nullish(),
-  reporter: jiraUserSchema.nullish(),
-  priority: namedSchema.nullish(),
-  issuetype: namedSchema.nullish(),
-  project: z.object({ key: z.string(), name: z.string().optional() }).nullish(),
-  created: z.string().nullish(),
-  updated: z.string().nullish(),
-  description: z.unknown().optional(),
-  comment: z
-    .object({ comments: z.array(jiraCommentSchema), total: z.number().optional() })
-    .nullish(),
-});
+const issueFieldsSchema = z
+  .object({
+    summary: z.string().optional(),
+    status: statusSchema.optional(),
+    assignee: jiraUserSchema.nullish(),
+    reporter: jiraUserSchema.nullish(),
+    priority: namedSchema.nullish(),
+    issuetype: namedSchema.nullish(),
+    project: z.object({ key: z.string(), name: z.string().optional() }).nullish(),
+    created: z.string().nullish(),
+    updated: z.string().nullish(),
+    description: z.unknown().optional(),
+    comment: z
+      .object({ comments: z.array(jiraCommentSchema), total: z.number().optional() })
+      .nullish(),
+    // Other fields (custom ones) are kept for `fields` selections.
+  })
+  .catchall(z.unknown());
 
 export const jiraIssueSchema = z.object({
   id: z.string(),
@@ -96,6 +119,90 @@ export const jiraProjectSchema = z.object({
 /** Fields fetched for a list row; `getIssue` adds description, reporter, created and comments. */
 export const summaryFields = 'summary,status,assignee,priority,issuetype,project,updated';
 const detailFields = `${summaryFields},description,reporter,created,comment`;
+
+/** The Jira field behind each standard field. */
+const jiraFieldOf: Readonly<Record<StandardIssueField, string>> = {
+  title: 'summary',
+  status: 'status',
+  assignee: 'assignee',
+  priority: 'priority',
+  type: 'issuetype',
+  project: 'project',
+  updatedAt: 'updated',
+  description: 'description',
+  reporter: 'reporter',
+  createdAt: 'created',
+  comments: 'comment',
+};
+
+const jiraFieldListSchema = z.array(
+  z.object({ id: z.string(), name: z.string(), custom: z.boolean().optional() }),
+);
+type JiraFieldList = z.infer<typeof jiraFieldListSchema>;
+
+/** A `fields` request resolved against `GET /field`: what to ask Jira for and how to name it. */
+interface ResolvedFields {
+  standard: StandardIssueField[];
+  /** Jira field id → display name. */
+  extra: Map<string, string>;
+  /** The `fields=` parameter. */
+  query: string;
+}
+
+const worklogSchema = z.object({
+  id: z.string(),
+  timeSpentSeconds: z.number(),
+  started: z.string(),
+  comment: z.unknown().optional(),
+  author: jiraUserSchema.nullish(),
+});
+
+const issueLinkTypesSchema = z.object({
+  issueLinkTypes: z.array(
+    z.object({ id: z.string(), name: z.string(), inward: z.string(), outward: z.string() }),
+  ),
+});
+
+const jiraVersionSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string().nullish(),
+  archived: z.boolean().optional(),
+  released: z.boolean().optional(),
+  startDate: z.string().nullish(),
+  releaseDate: z.string().nullish(),
+});
+
+const boardPageSchema = z.object({
+  startAt: z.number().optional(),
+  isLast: z.boolean().optional(),
+  values: z.array(z.object({ id: z.number(), name: z.string(), type: z.string().optional() })),
+});
+
+const sprintPageSchema = z.object({
+  startAt: z.number().optional(),
+  isLast: z.boolean().optional(),
+  values: z.array(
+    z.object({
+      id: z.number(),
+      name: z.string(),
+      state: z.string(),
+      goal: z.string().nullish(),
+      startDate: z.string().nullish(),
+      endDate: z.string().nullish(),
+    }),
+  ),
+});
+
+/** The agile API (Jira Software) is the same on Cloud and Data Center. */
+const agilePrefix = '/rest/agile/1.0';
+/** Bounds on what `listVersions` reads from the agile API (boards, sprint pages per board). */
+const maxBoards = 50;
+const maxSprintPagesPerBoard = 10;
+const sprintPageSize = 50;
+
+/** Largest page we ask `/user/search` for. */
+const maxUserPage = 100;
 
 /** The parts that differ between Jira Cloud and Jira Data Center. */
 export interface JiraFlavour {
@@ -166,6 +273,18 @@ export function assertProjectKey(key: string): string {
   return key.toUpperCase();
 }
 
+function sprintState(state: string): Version['state'] {
+  const lower = state.toLowerCase();
+  return lower === 'active' || lower === 'future' ? lower : 'closed';
+}
+
+/** Current work first: active sprints, future sprints, open versions, then the past. */
+export function versionRank(version: Version): number {
+  return ['active', 'future', 'open', 'locked', 'closed', 'released', 'archived'].indexOf(
+    version.state,
+  );
+}
+
 /** Parses a numeric `startAt` cursor this client produced. */
 export function startAtFrom(cursor: string | undefined): number {
   if (cursor === undefined) return 0;
@@ -180,6 +299,8 @@ export interface JqlFilters {
   /** Already resolved: `currentUser()` or a quoted user id. */
   assigneeClause?: string | undefined;
   jql?: string | undefined;
+  version?: string | undefined;
+  sprint?: string | undefined;
 }
 
 /**
@@ -205,6 +326,11 @@ export function buildJql(filters: JqlFilters, options: { requireBounded: boolean
     else clauses.push(`status = ${jqlString(status)}`);
   }
   if (filters.assigneeClause) clauses.push(`assignee ${filters.assigneeClause}`);
+  // Numbers are ids (unquoted); anything else is a name (quoted).
+  const version = filters.version?.trim();
+  if (version) clauses.push(`fixVersion = ${/^\d+$/.test(version) ? version : jqlString(version)}`);
+  const sprint = filters.sprint?.trim();
+  if (sprint) clauses.push(`sprint = ${/^\d+$/.test(sprint) ? sprint : jqlString(sprint)}`);
   if (clauses.length === 0 && options.requireBounded) clauses.push('updated >= -365d');
   return `${clauses.join(' AND ')} ${orderBy}`.trim();
 }
@@ -223,6 +349,7 @@ export class JiraClient implements ProviderClient {
   readonly #http: ProviderHttp;
   readonly #flavour: JiraFlavour;
   #myself: Promise<JiraUser> | undefined;
+  #fieldList: Promise<JiraFieldList> | undefined;
 
   constructor({ http, flavour }: JiraClientConfig) {
     this.providerType = flavour.providerType;
@@ -273,25 +400,30 @@ export class JiraClient implements ProviderClient {
         status: params.status,
         assigneeClause,
         jql: params.jql,
+        version: params.version,
+        sprint: params.sprint,
       },
       { requireBounded: this.providerType === 'jira' },
     );
-    return this.#search(jql, params.cursor, params.limit, options);
+    const selection = await this.#resolveFields(splitRequestedFields(params.fields), options);
+    return this.#search(jql, params.cursor, params.limit, options, selection);
   }
 
   listMyIssues(params: ListMyIssuesParams, options: CallOptions = {}): Promise<Page<IssueSummary>> {
     return this.#search(myOpenIssuesJql, params.cursor, params.limit, options);
   }
 
-  async getIssue(key: string, options: CallOptions = {}): Promise<IssueDetail> {
+  async getIssue(key: string, options: GetIssueOptions = {}): Promise<IssueDetail> {
+    const issueKey = assertIssueKey(key);
+    const selection = await this.#resolveFields(splitRequestedFields(options.fields), options);
     const issue = await this.#http.request({
       method: 'GET',
-      path: `${this.#prefix}/issue/${segment(assertIssueKey(key))}`,
-      query: { fields: detailFields },
+      path: `${this.#prefix}/issue/${segment(issueKey)}`,
+      query: { fields: selection?.query ?? detailFields },
       schema: jiraIssueSchema,
       signal: options.signal,
     });
-    return this.#detail(issue);
+    return this.#select(this.#detail(issue), issue, selection);
   }
 
   async createIssue(input: CreateIssueInput, options: CallOptions = {}): Promise<IssueDetail> {
@@ -386,18 +518,306 @@ export class JiraClient implements ProviderClient {
     return this.#comment(comment);
   }
 
+  async findUsers(
+    { query, cursor, limit }: FindUsersParams,
+    options: CallOptions = {},
+  ): Promise<Page<UserInfo>> {
+    const needle = query.trim();
+    if (!needle) {
+      throw new ProviderValidationError('Give a name, login or email to search for.', {
+        fieldErrors: { query: 'required' },
+      });
+    }
+    const startAt = startAtFrom(cursor);
+    const maxResults = Math.min(Math.max(1, limit), maxUserPage);
+    const users = await this.#http.request({
+      method: 'GET',
+      path: `${this.#prefix}/user/search`,
+      query: { [this.#flavour.userSearchParam]: needle, startAt, maxResults },
+      schema: z.array(jiraUserSchema),
+      signal: options.signal,
+    });
+    // Jira gives no total: a full page means there may be more.
+    const nextCursor = users.length >= maxResults ? String(startAt + users.length) : null;
+    const items = users
+      // Cloud lists apps (bots) beside people; they cannot be assigned or mentioned usefully.
+      .filter((user) => user.accountType !== 'app')
+      .flatMap((user): UserInfo[] => {
+        const id = this.#flavour.userId(user);
+        if (!id) return [];
+        return [
+          {
+            id,
+            displayName: user.displayName ?? id,
+            email: user.emailAddress ?? null,
+            login: this.providerType === 'jira_server' ? (user.name ?? null) : null,
+            active: user.active ?? null,
+          },
+        ];
+      });
+    return { items, nextCursor, total: null };
+  }
+
+  async logWork(key: string, input: LogWorkInput, options: CallOptions = {}): Promise<WorkLog> {
+    const issueKey = assertIssueKey(key);
+    assertTimeSpent(input.timeSpentSeconds);
+    const body: Record<string, unknown> = {
+      timeSpentSeconds: Math.round(input.timeSpentSeconds),
+      started: jiraStarted(input.started),
+    };
+    if (input.comment?.trim()) body.comment = this.#flavour.richTextIn(input.comment);
+    const worklog = await this.#http.request({
+      method: 'POST',
+      path: `${this.#prefix}/issue/${segment(issueKey)}/worklog`,
+      body,
+      schema: worklogSchema,
+      signal: options.signal,
+    });
+    return {
+      id: worklog.id,
+      issueKey,
+      timeSpentSeconds: worklog.timeSpentSeconds,
+      spentOn: worklog.started.slice(0, 10),
+      comment: worklog.comment === undefined ? '' : this.#flavour.richTextOut(worklog.comment),
+      author: this.#person(worklog.author),
+      activity: null,
+    };
+  }
+
+  async linkIssues(input: LinkIssuesInput, options: CallOptions = {}): Promise<IssueLink> {
+    const fromKey = assertIssueKey(input.fromKey);
+    const toKey = assertIssueKey(input.toKey);
+    const { issueLinkTypes } = await this.#http.request({
+      method: 'GET',
+      path: `${this.#prefix}/issueLinkType`,
+      schema: issueLinkTypesSchema,
+      signal: options.signal,
+    });
+    const wanted = input.type.trim().toLowerCase();
+    const byOutward = issueLinkTypes.find(
+      (type) => type.name.toLowerCase() === wanted || type.outward.toLowerCase() === wanted,
+    );
+    const byInward = byOutward
+      ? undefined
+      : issueLinkTypes.find((type) => type.inward.toLowerCase() === wanted);
+    const linkType = byOutward ?? byInward;
+    if (!linkType) {
+      const available = issueLinkTypes
+        .map((type) => `${type.name} (${type.outward} / ${type.inward})`)
+        .join(', ');
+      throw new ProviderValidationError(
+        `Jira has no issue link type "${input.type.trim()}". Link types: ${available || 'none'}.`,
+        { fieldErrors: { type: 'unknown link type' } },
+      );
+    }
+    // The outward issue reads with the outward description ("A blocks B": A is outward). Named by
+    // its inward description ("A is blocked by B"), the link is the same one the other way round.
+    const [outward, inward] = byInward ? [toKey, fromKey] : [fromKey, toKey];
+    const body: Record<string, unknown> = {
+      type: { name: linkType.name },
+      outwardIssue: { key: outward },
+      inwardIssue: { key: inward },
+    };
+    if (input.comment?.trim()) body.comment = { body: this.#flavour.richTextIn(input.comment) };
+    await this.#http.request({
+      method: 'POST',
+      path: `${this.#prefix}/issueLink`,
+      body,
+      signal: options.signal,
+    });
+    return {
+      id: null,
+      description: byInward ? linkType.inward : linkType.outward,
+      type: linkType.name,
+      fromKey,
+      toKey,
+    };
+  }
+
+  async listVersions(
+    { projectKey, cursor, limit }: ListVersionsParams,
+    options: CallOptions = {},
+  ): Promise<VersionPage> {
+    const key = assertProjectKey(projectKey);
+    const startAt = startAtFrom(cursor);
+    // Both halves run at once; when one fails the other is cancelled rather than left retrying.
+    const sibling = new AbortController();
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, sibling.signal])
+      : sibling.signal;
+    const [versions, sprints] = await Promise.all([
+      this.#http.request({
+        method: 'GET',
+        path: `${this.#prefix}/project/${segment(key)}/versions`,
+        schema: z.array(jiraVersionSchema),
+        signal,
+      }),
+      this.#sprintsOf(key, { signal }),
+    ]).catch((error: unknown) => {
+      sibling.abort(error);
+      throw error;
+    });
+    const all: Version[] = [
+      ...versions.map((version): Version => ({
+        id: version.id,
+        name: version.name,
+        kind: 'version',
+        state: version.archived ? 'archived' : version.released ? 'released' : 'open',
+        description: version.description || null,
+        startDate: version.startDate ?? null,
+        endDate: version.releaseDate ?? null,
+        board: null,
+      })),
+      ...(sprints ?? []),
+    ].sort((a, b) => versionRank(a) - versionRank(b));
+    const items = all.slice(startAt, startAt + limit);
+    const next = startAt + items.length;
+    return {
+      items,
+      nextCursor: items.length > 0 && next < all.length ? String(next) : null,
+      total: all.length,
+      sprintsAvailable: sprints !== undefined && sprints.length > 0,
+    };
+  }
+
+  /**
+   * The sprints of the project's scrum boards, or undefined when the site has no Jira Software
+   * (the agile API answers 404). Kanban boards have no sprints and are not asked.
+   */
+  async #sprintsOf(projectKey: string, options: CallOptions): Promise<Version[] | undefined> {
+    let boards: z.infer<typeof boardPageSchema>['values'];
+    try {
+      ({ values: boards } = await this.#http.request({
+        method: 'GET',
+        path: `${agilePrefix}/board`,
+        query: { projectKeyOrId: projectKey, maxResults: maxBoards },
+        schema: boardPageSchema,
+        signal: options.signal,
+      }));
+    } catch (error) {
+      if (error instanceof ProviderNotFoundError) return undefined;
+      throw error;
+    }
+    const sprints = new Map<number, Version>();
+    for (const board of boards.filter((candidate) => candidate.type !== 'kanban')) {
+      for (let page = 0, startAt = 0; page < maxSprintPagesPerBoard; page++) {
+        let result: z.infer<typeof sprintPageSchema>;
+        try {
+          result = await this.#http.request({
+            method: 'GET',
+            path: `${agilePrefix}/board/${board.id}/sprint`,
+            query: { startAt, maxResults: sprintPageSize },
+            schema: sprintPageSchema,
+            signal: options.signal,
+          });
+        } catch (error) {
+          // "The board does not support sprints" (400): a board without the sprint feature.
+          if (error instanceof ProviderValidationError) break;
+          throw error;
+        }
+        for (const sprint of result.values) {
+          if (sprints.has(sprint.id)) continue;
+          sprints.set(sprint.id, {
+            id: String(sprint.id),
+            name: sprint.name,
+            kind: 'sprint',
+            state: sprintState(sprint.state),
+            description: sprint.goal || null,
+            startDate: sprint.startDate ?? null,
+            endDate: sprint.endDate ?? null,
+            board: board.name,
+          });
+        }
+        startAt += result.values.length;
+        if (result.isLast !== false || result.values.length === 0) break;
+      }
+    }
+    return [...sprints.values()];
+  }
+
   async #search(
     jql: string,
     cursor: string | undefined,
     limit: number,
     options: CallOptions,
+    selection?: ResolvedFields,
   ): Promise<Page<IssueSummary>> {
     const page = await this.#flavour.searchPage(
       this.#http,
-      { jql, fields: summaryFields, cursor, limit },
+      { jql, fields: selection?.query ?? summaryFields, cursor, limit },
       options,
     );
-    return { ...page, items: page.items.map((issue) => this.#summary(issue)) };
+    return {
+      ...page,
+      items: page.items.map((issue) => this.#select(this.#summary(issue), issue, selection)),
+    };
+  }
+
+  /** Resolves provider field names against `GET /field` (cached); undefined for no selection. */
+  async #resolveFields(
+    requested: RequestedFields | undefined,
+    options: CallOptions,
+  ): Promise<ResolvedFields | undefined> {
+    if (!requested) return undefined;
+    const extra = new Map<string, string>();
+    if (requested.extra.length > 0) {
+      const fields = await this.#fields(options);
+      for (const name of requested.extra) {
+        const lower = name.toLowerCase();
+        const field =
+          fields.find((candidate) => candidate.id.toLowerCase() === lower) ??
+          fields.find((candidate) => candidate.name.toLowerCase() === lower);
+        if (!field) {
+          const custom = fields
+            .filter((candidate) => candidate.custom)
+            .map((candidate) => candidate.name)
+            .slice(0, 30);
+          throw new ProviderValidationError(
+            `Jira has no field named "${name}". Custom fields: ${custom.join(', ') || 'none'}.`,
+            { fieldErrors: { fields: `unknown field ${name}` } },
+          );
+        }
+        extra.set(field.id, field.name);
+      }
+    }
+    const ids = new Set([
+      ...requested.standard.map((field) => jiraFieldOf[field]),
+      ...extra.keys(),
+    ]);
+    return { standard: requested.standard, extra, query: [...ids].join(',') };
+  }
+
+  #fields(options: CallOptions): Promise<JiraFieldList> {
+    const request =
+      this.#fieldList ??
+      this.#http.request({
+        method: 'GET',
+        path: `${this.#prefix}/field`,
+        schema: jiraFieldListSchema,
+        signal: options.signal,
+      });
+    // Cached for this client's life (fields rarely change); a failure is not cached.
+    this.#fieldList = request;
+    request.catch(() => {
+      if (this.#fieldList === request) this.#fieldList = undefined;
+    });
+    return request;
+  }
+
+  /** Marks a selection on a normalised issue and adds its extra fields by display name. */
+  #select<T extends IssueSummary>(
+    normalised: T,
+    issue: JiraIssue,
+    selection: ResolvedFields | undefined,
+  ): T {
+    if (!selection) return normalised;
+    const extraFields: Record<string, unknown> = {};
+    for (const [id, name] of selection.extra) {
+      extraFields[name] = readableFieldValue(issue.fields[id], (value) =>
+        this.#flavour.richTextOut(value),
+      );
+    }
+    return { ...normalised, selectedFields: selection.standard, extraFields };
   }
 
   async #currentStatus(issueKey: string, options: CallOptions): Promise<Status> {

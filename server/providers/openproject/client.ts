@@ -12,17 +12,25 @@ import {
   ProviderValidationError,
   UnknownStatusError,
 } from '../errors.js';
+import { readableFieldValue, splitRequestedFields, type RequestedFields } from '../fields.js';
 import { ProviderHttp, segment, type ProviderHttpOptions } from '../http.js';
+import { assertTimeSpent, isoDuration, secondsOfDuration, spentOnDate } from '../time.js';
 import {
   recentCommentLimit,
   type Account,
   type CallOptions,
   type Comment,
   type CreateIssueInput,
+  type FindUsersParams,
+  type GetIssueOptions,
   type IssueDetail,
+  type IssueLink,
   type IssueSummary,
+  type LinkIssuesInput,
   type ListMyIssuesParams,
   type ListProjectsParams,
+  type ListVersionsParams,
+  type LogWorkInput,
   type Page,
   type Person,
   type Project,
@@ -30,27 +38,37 @@ import {
   type SearchIssuesParams,
   type Status,
   type UpdateIssueInput,
+  type UserInfo,
+  type Version,
+  type VersionPage,
+  type WorkLog,
 } from '../types.js';
 
 const linkSchema = z.object({ href: z.string().nullable(), title: z.string().optional() });
 const formattableSchema = z.object({ raw: z.string().nullish() }).nullish();
 
-const workPackageSchema = z.object({
-  id: z.number(),
-  lockVersion: z.number(),
-  subject: z.string(),
-  description: formattableSchema,
-  createdAt: z.string().optional(),
-  updatedAt: z.string().optional(),
-  _links: z.object({
-    status: linkSchema,
-    project: linkSchema,
-    type: linkSchema.optional(),
-    priority: linkSchema.optional(),
-    assignee: linkSchema.optional(),
-    author: linkSchema.optional(),
-  }),
-});
+// Unknown properties are kept: custom fields are `customFieldN` (values) and `_links.customFieldN`.
+const workPackageSchema = z
+  .object({
+    id: z.number(),
+    lockVersion: z.number(),
+    subject: z.string(),
+    description: formattableSchema,
+    createdAt: z.string().optional(),
+    updatedAt: z.string().optional(),
+    _links: z
+      .object({
+        status: linkSchema,
+        project: linkSchema,
+        type: linkSchema.optional(),
+        priority: linkSchema.optional(),
+        assignee: linkSchema.optional(),
+        author: linkSchema.optional(),
+        schema: linkSchema.optional(),
+      })
+      .catchall(z.unknown()),
+  })
+  .catchall(z.unknown());
 type WorkPackage = z.infer<typeof workPackageSchema>;
 
 function collectionOf<T extends z.ZodType>(element: T) {
@@ -90,8 +108,86 @@ const principalSchema = z.object({
   name: z.string(),
   login: z.string().optional(),
   email: z.string().nullish(),
+  status: z.string().optional(),
   _links: z.object({ self: linkSchema }).optional(),
 });
+
+/** A work package schema: `customFieldN: {name, type}` beside the standard properties. */
+const workPackageFormSchema = z.record(z.string(), z.unknown());
+
+const versionSchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  description: formattableSchema,
+  startDate: z.string().nullish(),
+  endDate: z.string().nullish(),
+  status: z.string(),
+});
+
+const timeEntrySchema = z.object({
+  id: z.number(),
+  hours: z.string(),
+  spentOn: z.string(),
+  comment: formattableSchema,
+  _links: z.object({ activity: linkSchema.optional(), user: linkSchema.optional() }).optional(),
+});
+
+const allowedValueSchema = z.object({
+  id: z.number().optional(),
+  name: z.string().optional(),
+  href: z.string().nullish(),
+  title: z.string().optional(),
+  _links: z.object({ self: linkSchema }).optional(),
+});
+
+const timeEntryFormSchema = z.object({
+  _embedded: z.object({
+    schema: z.object({
+      activity: z
+        .object({
+          _embedded: z.object({ allowedValues: z.array(allowedValueSchema) }).optional(),
+          _links: z.object({ allowedValues: z.array(allowedValueSchema) }).optional(),
+        })
+        .optional(),
+    }),
+  }),
+});
+
+const relationSchema = z.object({
+  id: z.number(),
+  type: z.string(),
+  description: z.string().nullish(),
+  _links: z.object({ from: linkSchema, to: linkSchema }),
+});
+
+/** OpenProject relation types, and how each reads from its `from` work package. */
+const relationPhrases: Readonly<Record<string, string>> = {
+  relates: 'relates to',
+  duplicates: 'duplicates',
+  duplicated: 'is duplicated by',
+  blocks: 'blocks',
+  blocked: 'is blocked by',
+  precedes: 'precedes',
+  follows: 'follows',
+  includes: 'includes',
+  partof: 'is part of',
+  requires: 'requires',
+  required: 'is required by',
+};
+
+/** Other spellings → the relation type. */
+function relationTypeOf(name: string): string | undefined {
+  const wanted = name
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_-]+/g, ' ');
+  const compact = wanted.replace(/ /g, '');
+  if (compact in relationPhrases) return compact;
+  const byPhrase = Object.entries(relationPhrases).find(
+    ([, phrase]) => phrase === wanted || phrase.replace(/^is /, '') === wanted,
+  );
+  return byPhrase?.[0];
+}
 
 const meSchema = z.object({
   _type: z.string(),
@@ -162,6 +258,14 @@ function nextCursor(page: number, pageSize: number, total: number, count: number
   return count > 0 && page * pageSize < total ? `${page + 1}:${pageSize}` : null;
 }
 
+/** Cursor of a list this client pages itself: `v<offset>`. */
+function cursorOffset(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  const match = /^v(\d{1,9})$/.exec(cursor);
+  if (!match) throw new ProviderValidationError('The page cursor is not valid.');
+  return Number(match[1]);
+}
+
 function sameName(a: string, b: string): boolean {
   return a.trim().toLowerCase() === b.trim().toLowerCase();
 }
@@ -175,6 +279,8 @@ export class OpenProjectClient implements ProviderClient {
   readonly providerType = 'openproject' as const;
   readonly #http: ProviderHttp;
   #statuses: Promise<OpenProjectStatus[]> | undefined;
+  /** Work package schemas by href (custom field names), for this client's life. */
+  readonly #schemas = new Map<string, Promise<Record<string, unknown>>>();
 
   constructor(http: ProviderHttp) {
     this.#http = http;
@@ -262,41 +368,67 @@ export class OpenProjectClient implements ProviderClient {
         filters.push({ assignee: { operator: '=', values: [idOf(href) ?? href] } });
       }
     }
+    // OpenProject's backlog sprints are versions: both filter by version.
+    for (const version of [params.version, params.sprint]) {
+      if (!version?.trim()) continue;
+      const id = await this.#versionId(version.trim(), params.projectKey, options);
+      filters.push({ version: { operator: '=', values: [id] } });
+    }
     const path =
       params.projectKey === undefined
         ? '/api/v3/work_packages'
         : `/api/v3/projects/${segment(projectIdentifier(params.projectKey))}/work_packages`;
-    return this.#workPackages(path, filters, params.cursor, params.limit, options);
+    const requested = splitRequestedFields(params.fields);
+    const { raw, ...page } = await this.#workPackages(
+      path,
+      filters,
+      params.cursor,
+      params.limit,
+      options,
+    );
+    if (!requested) return page;
+    const items = await this.#selectAll(page.items, requested, options, raw);
+    return { ...page, items };
   }
 
-  listMyIssues(
+  async listMyIssues(
     { cursor, limit }: ListMyIssuesParams,
     options: CallOptions = {},
   ): Promise<Page<IssueSummary>> {
-    return this.#workPackages(
+    const { raw: _raw, ...page } = await this.#workPackages(
       '/api/v3/work_packages',
       [{ assignee: { operator: '=', values: ['me'] } }, { status: { operator: 'o', values: [] } }],
       cursor,
       limit,
       options,
     );
+    return page;
   }
 
-  async getIssue(key: string, options: CallOptions = {}): Promise<IssueDetail> {
+  async getIssue(key: string, options: GetIssueOptions = {}): Promise<IssueDetail> {
     const id = workPackageId(key);
+    const requested = splitRequestedFields(options.fields);
+    // A work package cannot be fetched field by field; its comments (activities) can be left out.
+    const wantsComments = !requested || requested.standard.includes('comments');
     const [workPackage, activities] = await Promise.all([
       this.#workPackage(id, options),
-      this.#http.request({
-        method: 'GET',
-        path: `/api/v3/work_packages/${id}/activities`,
-        schema: collectionOf(activitySchema),
-        signal: options.signal,
-      }),
+      wantsComments
+        ? this.#http.request({
+            method: 'GET',
+            path: `/api/v3/work_packages/${id}/activities`,
+            schema: collectionOf(activitySchema),
+            signal: options.signal,
+          })
+        : undefined,
     ]);
-    const comments = activities._embedded.elements.filter(
+    const comments = (activities?._embedded.elements ?? []).filter(
       (activity) => activity._type === 'Activity::Comment' && (activity.comment?.raw ?? '') !== '',
     );
-    return this.#detail(workPackage, comments, options);
+    const detail = await this.#detail(workPackage, comments, options);
+    if (!requested) return detail;
+    const [selected] = await this.#selectAll([detail], requested, options, [workPackage]);
+    if (!selected) throw new ProviderValidationError('The field selection came back empty.');
+    return selected;
   }
 
   async createIssue(input: CreateIssueInput, options: CallOptions = {}): Promise<IssueDetail> {
@@ -395,6 +527,295 @@ export class OpenProjectClient implements ProviderClient {
     return this.#comment(activity);
   }
 
+  async findUsers(
+    { query, cursor, limit }: FindUsersParams,
+    options: CallOptions = {},
+  ): Promise<Page<UserInfo>> {
+    const needle = query.trim();
+    if (!needle) {
+      throw new ProviderValidationError('Give a name, login or email to search for.', {
+        fieldErrors: { query: 'required' },
+      });
+    }
+    const { page, pageSize } = pageFrom(cursor, limit);
+    const collection = await this.#http.request({
+      method: 'GET',
+      path: '/api/v3/principals',
+      query: {
+        // Principals are users, groups and placeholder users: only users can be assigned alone.
+        filters: JSON.stringify([
+          { any_name_attribute: { operator: '~', values: [needle] } },
+          { type: { operator: '=', values: ['User'] } },
+        ]),
+        offset: page,
+        pageSize,
+      },
+      schema: collectionOf(principalSchema),
+      signal: options.signal,
+    });
+    const items = collection._embedded.elements.map((principal): UserInfo => ({
+      id: String(principal.id),
+      displayName: principal.name,
+      email: principal.email ?? null,
+      login: principal.login ?? null,
+      active: principal.status === undefined ? null : principal.status === 'active',
+    }));
+    return {
+      items,
+      nextCursor: nextCursor(page, pageSize, collection.total, items.length),
+      total: collection.total,
+    };
+  }
+
+  async logWork(key: string, input: LogWorkInput, options: CallOptions = {}): Promise<WorkLog> {
+    const id = workPackageId(key);
+    assertTimeSpent(input.timeSpentSeconds);
+    const workPackageHref = { href: `/api/v3/work_packages/${id}` };
+    // `entity` is the newer name of the link (time on meetings too); `workPackage` the older one.
+    const links: Record<string, { href: string }> = {
+      entity: workPackageHref,
+      workPackage: workPackageHref,
+    };
+    if (input.activity?.trim()) {
+      links.activity = { href: await this.#activityHref(input.activity.trim(), links, options) };
+    }
+    const entry = await this.#http.request({
+      method: 'POST',
+      path: '/api/v3/time_entries',
+      body: {
+        hours: isoDuration(input.timeSpentSeconds),
+        spentOn: spentOnDate(input.started),
+        comment: { raw: input.comment ?? '' },
+        _links: links,
+      },
+      schema: timeEntrySchema,
+      signal: options.signal,
+    });
+    return {
+      id: String(entry.id),
+      issueKey: id,
+      timeSpentSeconds: secondsOfDuration(entry.hours) ?? Math.round(input.timeSpentSeconds),
+      spentOn: entry.spentOn,
+      comment: entry.comment?.raw ?? '',
+      author: personOf(entry._links?.user),
+      activity: entry._links?.activity?.title ?? null,
+    };
+  }
+
+  async linkIssues(input: LinkIssuesInput, options: CallOptions = {}): Promise<IssueLink> {
+    const fromId = workPackageId(input.fromKey);
+    const toId = workPackageId(input.toKey);
+    const type = relationTypeOf(input.type);
+    if (!type) {
+      throw new ProviderValidationError(
+        `OpenProject has no relation type "${input.type.trim()}". Relation types: ${Object.keys(relationPhrases).join(', ')}.`,
+        { fieldErrors: { type: 'unknown relation type' } },
+      );
+    }
+    const relation = await this.#http.request({
+      method: 'POST',
+      path: `/api/v3/work_packages/${fromId}/relations`,
+      body: {
+        type,
+        ...(input.comment?.trim() ? { description: input.comment } : {}),
+        _links: {
+          from: { href: `/api/v3/work_packages/${fromId}` },
+          to: { href: `/api/v3/work_packages/${toId}` },
+        },
+      },
+      schema: relationSchema,
+      signal: options.signal,
+    });
+    // OpenProject stores one direction per pair (`precedes` becomes `follows` the other way
+    // round): report what it stored.
+    return {
+      id: String(relation.id),
+      description: relationPhrases[relation.type] ?? relation.type,
+      type: relation.type,
+      fromKey: idOf(relation._links.from.href) ?? fromId,
+      toKey: idOf(relation._links.to.href) ?? toId,
+    };
+  }
+
+  async listVersions(
+    { projectKey, cursor, limit }: ListVersionsParams,
+    options: CallOptions = {},
+  ): Promise<VersionPage> {
+    const startAt = cursorOffset(cursor);
+    const versions = await this.#projectVersions(projectKey, options);
+    const all = versions
+      .map((version): Version => ({
+        id: String(version.id),
+        name: version.name,
+        kind: 'version',
+        state:
+          version.status === 'locked' ? 'locked' : version.status === 'closed' ? 'closed' : 'open',
+        description: version.description?.raw || null,
+        startDate: version.startDate ?? null,
+        endDate: version.endDate ?? null,
+        board: null,
+      }))
+      .sort(
+        (a, b) =>
+          ['open', 'locked', 'closed'].indexOf(a.state) -
+          ['open', 'locked', 'closed'].indexOf(b.state),
+      );
+    const items = all.slice(startAt, startAt + limit);
+    const next = startAt + items.length;
+    return {
+      items,
+      nextCursor: items.length > 0 && next < all.length ? `v${next}` : null,
+      total: all.length,
+      sprintsAvailable: false,
+    };
+  }
+
+  async #projectVersions(
+    projectKey: string,
+    options: CallOptions,
+  ): Promise<z.infer<typeof versionSchema>[]> {
+    const collection = await this.#http.request({
+      method: 'GET',
+      path: `/api/v3/projects/${segment(projectIdentifier(projectKey))}/versions`,
+      schema: collectionOf(versionSchema),
+      signal: options.signal,
+    });
+    return collection._embedded.elements;
+  }
+
+  /** A version id (kept) or name (looked up in the project, or among all visible versions). */
+  async #versionId(
+    version: string,
+    projectKey: string | undefined,
+    options: CallOptions,
+  ): Promise<string> {
+    if (/^\d+$/.test(version)) return version;
+    const versions =
+      projectKey === undefined
+        ? (
+            await this.#http.request({
+              method: 'GET',
+              path: '/api/v3/versions',
+              query: { filters: '[]' },
+              schema: collectionOf(versionSchema),
+              signal: options.signal,
+            })
+          )._embedded.elements
+        : await this.#projectVersions(projectKey, options);
+    const match = versions.find((candidate) => sameName(candidate.name, version));
+    if (!match) {
+      throw new ProviderValidationError(
+        `OpenProject has no version named "${version}"${projectKey === undefined ? '' : ' in this project'}. Versions: ${versions.map((v) => v.name).join(', ') || 'none'}.`,
+        { fieldErrors: { version: 'unknown version' } },
+      );
+    }
+    return String(match.id);
+  }
+
+  /** The activity's href by name, from the time entry form's allowed values. */
+  async #activityHref(
+    name: string,
+    links: Record<string, { href: string }>,
+    options: CallOptions,
+  ): Promise<string> {
+    const form = await this.#http.request({
+      method: 'POST',
+      path: '/api/v3/time_entries/form',
+      body: { _links: links },
+      schema: timeEntryFormSchema,
+      signal: options.signal,
+    });
+    const activity = form._embedded.schema.activity;
+    const allowed = (
+      activity?._embedded?.allowedValues ??
+      activity?._links?.allowedValues ??
+      []
+    ).map((value) => ({
+      name: value.name ?? value.title ?? '',
+      href: value._links?.self.href ?? value.href ?? null,
+    }));
+    const match = allowed.find((value) => sameName(value.name, name));
+    if (!match?.href) {
+      throw new ProviderValidationError(
+        `OpenProject has no time entry activity "${name}" here. Activities: ${allowed.map((value) => value.name).join(', ') || 'none'}.`,
+        { fieldErrors: { activity: 'unknown activity' } },
+      );
+    }
+    return match.href;
+  }
+
+  /**
+   * Marks a field selection on normalised work packages and adds the custom fields asked for by
+   * name, named as each work package's schema names them.
+   */
+  async #selectAll<T extends IssueSummary>(
+    items: T[],
+    requested: RequestedFields,
+    options: CallOptions,
+    workPackages: WorkPackage[],
+  ): Promise<T[]> {
+    if (requested.extra.length === 0) {
+      return items.map((item) => ({
+        ...item,
+        selectedFields: requested.standard,
+        extraFields: {},
+      }));
+    }
+    const known = new Set<string>();
+    const found = new Set<string>();
+    const results = await Promise.all(
+      items.map(async (item, index) => {
+        const workPackage = workPackages[index];
+        const schemaHref = workPackage?._links.schema?.href;
+        const schema = schemaHref ? await this.#schema(schemaHref, options) : {};
+        const customFields = Object.entries(schema).flatMap(([property, value]) => {
+          const name = (value as { name?: unknown } | null)?.name;
+          return property.startsWith('customField') && typeof name === 'string'
+            ? [{ property, name }]
+            : [];
+        });
+        for (const field of customFields) known.add(field.name);
+        const extraFields: Record<string, unknown> = {};
+        for (const wanted of requested.extra) {
+          const field = customFields.find(
+            (candidate) => sameName(candidate.property, wanted) || sameName(candidate.name, wanted),
+          );
+          if (!field) continue;
+          found.add(wanted.toLowerCase());
+          const raw = workPackage?.[field.property] ?? workPackage?._links[field.property] ?? null;
+          extraFields[field.name] = readableFieldValue(raw);
+        }
+        return { ...item, selectedFields: requested.standard, extraFields };
+      }),
+    );
+    const unknown = requested.extra.filter((wanted) => !found.has(wanted.toLowerCase()));
+    // With no work package there is no schema to check a name against: nothing to refuse.
+    if (unknown.length > 0 && items.length > 0) {
+      throw new ProviderValidationError(
+        `OpenProject has no field named "${unknown.join('", "')}" here. Custom fields: ${[...known].join(', ') || 'none'}.`,
+        { fieldErrors: { fields: `unknown field ${unknown[0] ?? ''}` } },
+      );
+    }
+    return results;
+  }
+
+  #schema(href: string, options: CallOptions): Promise<Record<string, unknown>> {
+    const cached = this.#schemas.get(href);
+    if (cached) return cached;
+    const path = href.startsWith('/api/v3/') ? href : `/api/v3/${href.replace(/^\/+/, '')}`;
+    const request = this.#http.request({
+      method: 'GET',
+      path,
+      schema: workPackageFormSchema,
+      signal: options.signal,
+    });
+    this.#schemas.set(href, request);
+    request.catch(() => {
+      if (this.#schemas.get(href) === request) this.#schemas.delete(href);
+    });
+    return request;
+  }
+
   /**
    * PATCHes with the current `lockVersion`. On 409 `UpdateConflict` (someone changed it meanwhile)
    * it re-reads once and retries; a second conflict is reported.
@@ -443,7 +864,7 @@ export class OpenProjectClient implements ProviderClient {
     cursor: string | undefined,
     limit: number,
     options: CallOptions,
-  ): Promise<Page<IssueSummary>> {
+  ): Promise<Page<IssueSummary> & { raw: WorkPackage[] }> {
     const { page, pageSize } = pageFrom(cursor, limit);
     const [collection, statuses] = await Promise.all([
       this.#http.request({
@@ -467,6 +888,7 @@ export class OpenProjectClient implements ProviderClient {
       items,
       nextCursor: nextCursor(page, pageSize, collection.total, items.length),
       total: collection.total,
+      raw: collection._embedded.elements,
     };
   }
 
