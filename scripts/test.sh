@@ -27,4 +27,10 @@ if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-run-session >/dev/n
 fi
 
 echo "== tests"
-exec npx vitest run "$@"
+if [ $# -gt 0 ]; then
+  # Named files or folders: run exactly those (the deployment test included when named).
+  PM_MCP_DEPLOY_TESTS=1 exec npx vitest run "$@"
+fi
+npx vitest run
+echo "== deployment (the Dockerfile's build steps, on their own)"
+PM_MCP_DEPLOY_TESTS=1 exec npx vitest run tests/deploy

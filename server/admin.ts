@@ -1,3 +1,4 @@
+import { recordAudit } from './audit.js';
 import { findUserByEmail, type AccountService, type PublicUser } from './auth/accounts.js';
 import type { PasswordHashingCost } from './auth/passwords.js';
 import type { ServerConfig } from './config.js';
@@ -54,6 +55,23 @@ export class AdminOperations {
     const user = await findUserByEmail(this.#database.db, email);
     if (!user) throw notFound(`User ${email}`);
     return user.id;
+  }
+
+  /**
+   * Deletes a user with everything of theirs (keys, connections, sessions, streams: the foreign
+   * keys cascade). On PostgreSQL every instance hears it at once (the `users` and keys triggers)
+   * and closes that user's streams; on SQLite the server's sweep does within seconds.
+   */
+  async deleteUser(email: string): Promise<{ id: string; email: string; deleted: true }> {
+    const user = await findUserByEmail(this.#database.db, email);
+    if (!user) throw notFound(`User ${email}`);
+    await this.#database.db.deleteFrom('users').where('id', '=', user.id).execute();
+    await recordAudit(
+      this.#database.db,
+      { event: 'user.deleted', userId: user.id, detail: user.email },
+      new Date(),
+    );
+    return { id: user.id, email: user.email, deleted: true };
   }
 
   createUserApiKey(

@@ -3,6 +3,7 @@ import type { Db } from './db/database.js';
 
 export type AuditEvent =
   | 'user.registered'
+  | 'user.deleted'
   | 'login.failed'
   | 'key.created'
   | 'key.revoked'

@@ -1,6 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { openAdmin, type AdminOperations } from './admin.js';
-import { createServerApp } from './app.js';
 import { loadConfig, type ServerConfig } from './config.js';
 import { isDatabaseUnavailableError } from './db/database.js';
 
@@ -34,6 +33,8 @@ async function withAdmin<T>(
 }
 
 async function serve(config: ServerConfig): Promise<void> {
+  // Loaded only to serve: the operator's commands start faster without the HTTP and MCP stack.
+  const { createServerApp } = await import('./app.js');
   const app = createServerApp(config);
   await app.start();
   let stopping = false;
@@ -90,6 +91,14 @@ export function buildAdminProgram(env: Record<string, string | undefined> = proc
       print(
         await withAdmin(config, (admin) => admin.createUser(options.email, password, options.name)),
       );
+    });
+
+  users
+    .command('delete')
+    .description('delete a user and everything of theirs (keys, connections); ends their streams')
+    .requiredOption('--email <email>')
+    .action(async (options: { email: string }) => {
+      print(await withAdmin(config, (admin) => admin.deleteUser(options.email)));
     });
 
   const keys = program.command('keys').description('manage MCP API keys');

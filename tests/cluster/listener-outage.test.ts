@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { AdminOperations } from '../../server/admin.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/cluster.js';
 import { postgresUrl } from '../support/databases.js';
@@ -81,6 +82,49 @@ describe('the notification listener killed', { timeout: 120_000 }, () => {
     await waitFor(
       'the cached key to be refused',
       async () => (await me(key.api_key)).status === 401,
+    );
+  });
+});
+
+describe('a user deleted on one instance', { timeout: 120_000 }, () => {
+  let first: TestServer;
+  let second: TestServer;
+
+  beforeAll(async () => {
+    first = await startTestServer({ database: 'postgres' });
+    second = await startTestServer({ database: 'postgres', sameDatabaseAs: first });
+  });
+  afterAll(async () => {
+    await second.stop();
+    await first.stop();
+  });
+
+  it("closes the user's streams on the other instance at once and refuses their keys", async () => {
+    const doomed = await registerAccount(first.url, 'Doomed');
+    const key = await createKey(first.url, doomed);
+    const me = (url: string) =>
+      request(url, 'GET', '/api/users/me', { headers: { 'x-mcp-api-key': key.api_key } });
+    expect((await me(second.url)).status).toBe(200);
+    const stream = await fetch(new URL('/sse', second.url), {
+      headers: { 'x-mcp-api-key': key.api_key },
+    });
+    expect(stream.status).toBe(200);
+    if (!stream.body) throw new Error('no SSE body');
+    const reader = stream.body.getReader();
+    const ended = (async () => {
+      while (!(await reader.read()).done);
+      return Date.now();
+    })();
+    await waitFor('the stream to be registered', () => second.app.sseStreams.size === 1);
+    // What `pm-mcp-server users delete --email …` does, on the first instance's database.
+    await new AdminOperations(first.app.config, first.app.database).deleteUser(doomed.email);
+    const deletedAt = Date.now();
+    expect((await ended) - deletedAt).toBeLessThan(1_000);
+    await waitFor(
+      'the key to be refused',
+      async () => (await me(second.url)).status === 401,
+      1_000,
+      10,
     );
   });
 });
