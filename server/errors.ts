@@ -66,3 +66,13 @@ export function isAppError(error: unknown): error is AppError {
 
 export const notFound = (what = 'Resource'): AppError =>
   new AppError('not_found', `${what} not found`);
+
+/**
+ * A request field a service refused: named in the message (`field: problem`) and listed in
+ * `issues`, exactly as body validation (`parseBody`) reports its fields.
+ */
+export function fieldError(field: string, problem: string): AppError {
+  return new AppError('validation_failed', `${field}: ${problem}`, {
+    details: { issues: [{ path: field, message: problem }] },
+  });
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../audit.js';
 import type { Db } from '../db/database.js';
 import { isUuid, toBool, toIso, type ConnectionRow } from '../db/schema.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError, fieldError, notFound } from '../errors.js';
 import {
   decryptCredentials,
   encryptCredentials,
@@ -84,13 +84,12 @@ export function normaliseBaseUrl(raw: string): string {
   try {
     url = new URL(raw.trim());
   } catch {
-    throw new AppError('validation_failed', 'base_url: must be an absolute http(s) URL');
+    throw fieldError('base_url', 'must be an absolute http(s) URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new AppError('validation_failed', 'base_url: must use http or https');
+    throw fieldError('base_url', 'must use http or https');
   }
-  if (url.username || url.password)
-    throw new AppError('validation_failed', 'base_url: must not contain credentials');
+  if (url.username || url.password) throw fieldError('base_url', 'must not contain credentials');
   url.search = '';
   url.hash = '';
   return url.toString().replace(/\/+$/, '');
@@ -304,12 +303,9 @@ export class ConnectionService {
     credentials: ProviderCredentials,
   ): ConnectionSettings {
     if (providerType === 'jira' && !credentials.email) {
-      throw new AppError(
-        'validation_failed',
-        'email: Jira Cloud needs the account email with the API token',
-      );
+      throw fieldError('email', 'Jira Cloud needs the account email with the API token');
     }
-    if (!credentials.apiToken) throw new AppError('validation_failed', 'api_token: required');
+    if (!credentials.apiToken) throw fieldError('api_token', 'required');
     return {
       providerType,
       baseUrl: normaliseBaseUrl(baseUrl),

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { fieldError } from '../errors.js';
 import {
   checkProviderCredentials,
   UnsafeProviderUrlError,
@@ -45,7 +45,7 @@ export function providerCredentialChecker(
     } catch (error) {
       if (error instanceof UnsafeProviderUrlError) {
         if (purpose === 'retest') return { ok: false, message: error.message };
-        throw new AppError('validation_failed', `base_url: ${error.message}`);
+        throw fieldError('base_url', error.message);
       }
       throw error;
     }

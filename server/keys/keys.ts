@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { recordAudit } from '../audit.js';
 import type { Db } from '../db/database.js';
 import { toBool, toIso, type ApiKeyRow } from '../db/schema.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError, fieldError, notFound } from '../errors.js';
 import { displayPrefixOf, generateApiKey, hashApiKey, isWellFormedApiKey } from './key-format.js';
 
 export type KeyScope = 'read' | 'write';
@@ -110,11 +110,11 @@ export class KeyService {
         ? maxExpiryDays === null
         : Number.isInteger(days) && days > 0 && days <= (maxExpiryDays ?? Infinity);
     if (!allowed) {
-      throw new AppError(
-        'validation_failed',
+      throw fieldError(
+        'expires_in_days',
         maxExpiryDays === null
-          ? 'expires_in_days must be a positive whole number of days, or null for no expiry'
-          : `expires_in_days must be between 1 and ${maxExpiryDays}: keys on this server expire within ${maxExpiryDays} days`,
+          ? 'must be a positive whole number of days, or null for no expiry'
+          : `must be between 1 and ${maxExpiryDays}: keys on this server expire within ${maxExpiryDays} days`,
       );
     }
     const createdAt = now();
