@@ -137,8 +137,7 @@ export async function benchProxy(load: LoadGenerator, options: BenchOptions): Pr
     // list_providers answers from the database: the real server's own cost, no provider call.
     await addJiraConnection(server.ready.url, user, site, 'Jira Cloud');
     const keyHeader = { 'x-mcp-api-key': user.apiKey };
-    const sessionId = await openMcpSession(server.ready.url, keyHeader);
-    const session = { 'mcp-session-id': sessionId };
+    const session = await openMcpSession(server.ready.url, keyHeader);
     const body = toolCallBody('list_providers');
     const localToken = randomBytes(32).toString('base64url');
 

@@ -76,15 +76,12 @@ function trimOws(value: string): string {
   return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
-interface HeaderLine {
-  name: string;
-  lower: string;
-  value: string;
-  /** Offset of the line's first character in the head. */
-  start: number;
-  /** Offset just past the line's CRLF (for the last line: 2 past the head's end). */
-  end: number;
-}
+/**
+ * Called per header line with the lower-case name, the trimmed value, the offset of the line's
+ * first character and the offset just past its CRLF (for the last line: 2 past the head's end).
+ * Positional arguments rather than an object: this runs for every header of every request.
+ */
+type HeaderVisitor = (lower: string, value: string, start: number, end: number) => void;
 
 /** Adds `[start, end)` to `ranges`, merged with the previous range when they touch. */
 function addRange(ranges: number[], start: number, end: number): void {
@@ -111,7 +108,7 @@ export function textOfRanges(source: string, ranges: readonly number[]): string 
 }
 
 /** Calls `each` for every header line of `head` from `offset`; throws on anything malformed. */
-function forEachHeader(head: string, offset: number, each: (header: HeaderLine) => void): void {
+function forEachHeader(head: string, offset: number, each: HeaderVisitor): void {
   let position = offset;
   let count = 0;
   while (position < head.length) {
@@ -130,7 +127,7 @@ function forEachHeader(head: string, offset: number, each: (header: HeaderLine) 
     if (!FIELD_VALUE.test(value)) throw new HttpParseError('invalid header value');
     // `end` may pass the head's end by the CRLF that starts the blank line: the received buffer
     // holds those bytes, so the last line is forwarded with its line ending too.
-    each({ name, lower: name.toLowerCase(), value, start, end: position });
+    each(name.toLowerCase(), value, start, position);
   }
 }
 
@@ -148,8 +145,10 @@ function parseChunked(value: string, seen: boolean): boolean {
 
 /** Whether a `Connection` value lists anything other than `keep-alive` and `close`. */
 function connectionTokens(value: string): string[] {
-  return value
-    .toLowerCase()
+  // The usual values, without splitting (this runs for most requests).
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close') return [];
+  return lower
     .split(',')
     .map((token) => token.trim())
     .filter((token) => token !== '' && token !== 'keep-alive' && token !== 'close');
@@ -195,7 +194,7 @@ export function parseRequestHead(head: string, dropped: ReadonlySet<string>): Re
   };
   let extraHopByHop: string[] | undefined;
   const forwarded = result.forwardedRanges;
-  forEachHeader(head, lineEnd + 2, ({ lower, value, start, end }) => {
+  forEachHeader(head, lineEnd + 2, (lower, value, start, end) => {
     switch (lower) {
       case 'host':
         result.host = value;
@@ -238,7 +237,7 @@ export function parseRequestHead(head: string, dropped: ReadonlySet<string>): Re
     named.delete('content-length');
     named.delete('transfer-encoding');
     const kept: number[] = [];
-    forEachHeader(head, lineEnd + 2, ({ lower, start, end }) => {
+    forEachHeader(head, lineEnd + 2, (lower, _value, start, end) => {
       if (!named.has(lower) && forwardedRangesHold(forwarded, start)) addRange(kept, start, end);
     });
     result.forwardedRanges = kept;
@@ -266,7 +265,7 @@ export function parseResponseHead(head: string, dropped: ReadonlySet<string>): R
     keepAliveTimeoutMs: undefined,
   };
   const forwarded = result.forwardedRanges;
-  forEachHeader(head, lineEnd + 2, ({ lower, value, start, end }) => {
+  forEachHeader(head, lineEnd + 2, (lower, value, start, end) => {
     switch (lower) {
       case 'content-length':
         result.contentLength = parseContentLength(value, result.contentLength);
