@@ -88,7 +88,7 @@ function proxyFigures(
             'ms',
             ['proxy', added('proxy')],
             ['nginx', added('nginx')],
-            atMost(1.5),
+            atMost(1.2),
           ),
         ]
       : []),
@@ -109,7 +109,7 @@ function proxyFigures(
       'calls/s',
       ['proxy', throughput.proxy.rps],
       ['direct', throughput.direct.rps],
-      atLeast(fast ? 0.5 : 0.9),
+      atLeast(fast ? 0.8 : 0.9),
     ),
     compare(
       `${backend}: throughput, c=32`,
