@@ -178,6 +178,8 @@ const windows: Record<string, unknown>[] = [];
 const crashes: string[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 let stopping = false;
+/** Clients keep calling until the last fault's checks are done, also when faults ran late. */
+const progress = { faultsDone: false };
 
 const faults: Fault[] = [
   { name: 'instance SIGKILL and restart', atMs: 0.2 * durationMs, notes: [] },
@@ -292,11 +294,16 @@ async function createUser(baseUrl: string, index: number): Promise<SoakUser> {
   const key = await createKey(baseUrl, account, { name: 'soak', expires_in_days: 30 });
   const add = async (body: Record<string, unknown>) => {
     for (let attempt = 1; ; attempt++) {
-      const response = await request<{ id: string }>(baseUrl, 'POST', '/api/users/me/providers', {
-        headers: { authorization: `Bearer ${account.accessToken}` },
-        body,
-      });
-      if (response.status === 201) return response.body.id;
+      const response = await request<{ provider: { id: string } }>(
+        baseUrl,
+        'POST',
+        '/api/users/me/providers',
+        {
+          headers: { authorization: `Bearer ${account.accessToken}` },
+          body,
+        },
+      );
+      if (response.status === 201) return response.body.provider.id;
       // The credential check may meet one of the fakes' random 429s or 503s.
       if (attempt >= 5)
         throw new Error(`adding a connection failed: ${response.status} ${response.text}`);
@@ -435,6 +442,7 @@ function nextCall(spec: ClientSpec): {
   };
 }
 
+const seenKinds = new Set<string>();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const think = () => sleep(THINK_MS[0] + Math.random() * (THINK_MS[1] - THINK_MS[0]));
 
@@ -443,7 +451,7 @@ async function runClient(spec: ClientSpec): Promise<void> {
   let backoff = 500;
   // Spread the connects over the first seconds.
   await sleep(Math.random() * Math.min(10_000, durationMs / 10));
-  while (!stopping && elapsed() < durationMs) {
+  while (!stopping && (elapsed() < durationMs || !progress.faultsDone)) {
     const callStarted = Date.now();
     const call = nextCall(spec);
     try {
@@ -456,6 +464,11 @@ async function runClient(spec: ClientSpec): Promise<void> {
         const text = ((result.content ?? []) as { text?: string }[])
           .map((item) => item.text ?? '')
           .join(' ');
+        const kind = structured?.error?.error_code ?? 'tool_error_without_code';
+        if (!seenKinds.has(kind)) {
+          seenKinds.add(kind);
+          console.log(`  first tool error of kind ${kind} (${call.tool}): ${text.slice(0, 200)}`);
+        }
         calls.push({
           at: callStarted,
           ms,
@@ -805,13 +818,15 @@ console.log(`Setup done; load and schedule start now.`);
 const clientRuns = specs.map((spec) => runClient(spec));
 const faultLoop = (async () => {
   for (const [index, run] of faultRuns.entries()) await runFault(faults[index] as Fault, run);
+  progress.faultsDone = true;
 })();
 const windowLoop = (async () => {
-  const count = Math.ceil(durationMs / WINDOW_MS);
-  for (let index = 0; index < count; index++) {
-    const to = Math.min(durationMs, (index + 1) * WINDOW_MS);
-    await waitUntilElapsed(to);
-    await recordWindow(index, index * WINDOW_MS, to);
+  // A minute at a time until the load ends (later than planned when faults ran late).
+  for (let index = 0; ; index++) {
+    const to = (index + 1) * WINDOW_MS;
+    while (elapsed() < to && !(progress.faultsDone && elapsed() >= durationMs)) await sleep(500);
+    await recordWindow(index, index * WINDOW_MS, Math.min(to, elapsed()));
+    if (progress.faultsDone && elapsed() >= durationMs) break;
   }
 })();
 let warmupRss: Record<string, number> = {};
