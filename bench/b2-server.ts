@@ -44,7 +44,7 @@ export async function benchServer(
     if (!site) throw new Error('no fake Jira');
     const bare = own(await startBareSdkServer());
     await bare.call('setJira', site);
-    const bareHeaders = mcpHeaders({ 'mcp-session-id': await openMcpSession(bare.ready.url, {}) });
+    const bareHeaders = mcpHeaders(await openMcpSession(bare.ready.url, {}));
 
     const figures: Figure[] = [];
     const details: Record<string, unknown> = {};
@@ -55,8 +55,8 @@ export async function benchServer(
       const user = await createBenchUser(server.ready.url);
       await addJiraConnection(server.ready.url, user, site, 'Jira Cloud');
       const keyHeader = { 'x-mcp-api-key': user.apiKey };
-      const sessionId = await openMcpSession(server.ready.url, keyHeader);
-      const headers = mcpHeaders({ ...keyHeader, 'mcp-session-id': sessionId });
+      const session = await openMcpSession(server.ready.url, keyHeader);
+      const headers = mcpHeaders({ ...keyHeader, ...session });
 
       for (const tool of plan.tools) {
         await callToolOnce(server.ready.url, headers, tool);

@@ -35,7 +35,7 @@ export async function benchFanOut(
       const keyHeader = { 'x-mcp-api-key': user.apiKey };
       const headers = mcpHeaders({
         ...keyHeader,
-        'mcp-session-id': await openMcpSession(url, keyHeader),
+        ...(await openMcpSession(url, keyHeader)),
       });
       const text = await callToolOnce(url, headers, 'list_projects');
       for (const index of Array.from({ length: connections }, (_, i) => i))

@@ -84,6 +84,8 @@ http {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      # The server accepts only its own host names (421 otherwise), as behind deploy/nginx.
+      proxy_set_header Host $http_host;
       proxy_buffering off;
       proxy_read_timeout 1h;
     }

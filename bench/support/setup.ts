@@ -15,24 +15,29 @@ export async function createBenchUser(baseUrl: string): Promise<BenchUser> {
   return { account, apiKey: key.api_key };
 }
 
-/** Opens a Streamable HTTP session (initialize + initialized) and returns its id. */
+/**
+ * Opens a Streamable HTTP session (initialize + initialized) and returns the headers that carry
+ * it: `Mcp-Session-Id` from a stateful server (the bare SDK baseline), none from the stateless
+ * PM MCP server (every request stands alone).
+ */
 export async function openMcpSession(
   url: string,
   headers: Record<string, string>,
-): Promise<string> {
+): Promise<Record<string, string>> {
   const init = await request(url, 'POST', '/mcp', {
     body: initializeRequest(1),
     headers: mcpHeaders(headers),
   });
-  const sessionId = init.headers.get('mcp-session-id');
-  if (init.status !== 200 || sessionId === null)
+  if (init.status !== 200)
     throw new Error(`initialize failed: ${init.status} ${init.text.slice(0, 300)}`);
+  const sessionId = init.headers.get('mcp-session-id');
+  const session: Record<string, string> = sessionId === null ? {} : { 'mcp-session-id': sessionId };
   const ack = await request(url, 'POST', '/mcp', {
     body: { jsonrpc: '2.0', method: 'notifications/initialized' },
-    headers: mcpHeaders({ ...headers, 'mcp-session-id': sessionId }),
+    headers: mcpHeaders({ ...headers, ...session }),
   });
   if (ack.status !== 202) throw new Error(`initialized failed: ${ack.status} ${ack.text}`);
-  return sessionId;
+  return session;
 }
 
 /** Calls a tool once and returns its text, failing loudly on any error (before measuring it). */
@@ -42,15 +47,19 @@ export async function callToolOnce(
   name: string,
   args: Record<string, unknown> = {},
 ): Promise<string> {
-  const response = await request<{
-    result?: { isError?: boolean; content?: { text?: string }[] };
-    error?: unknown;
-  }>(url, 'POST', '/mcp', {
+  const response = await request(url, 'POST', '/mcp', {
     body: { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: args } },
     headers: mcpHeaders(headers),
   });
-  const text = (response.body.result?.content ?? []).map((item) => item.text ?? '').join('\n');
-  if (response.status !== 200 || !response.body.result || response.body.result.isError === true)
+  // The answer is JSON or one SSE `message` event, depending on the server.
+  const json = response.text.startsWith('{')
+    ? response.text
+    : (/^data: (.*)$/m.exec(response.text)?.[1] ?? '{}');
+  const body = JSON.parse(json) as {
+    result?: { isError?: boolean; content?: { text?: string }[] };
+  };
+  const text = (body.result?.content ?? []).map((item) => item.text ?? '').join('\n');
+  if (response.status !== 200 || !body.result || body.result.isError === true)
     throw new Error(`${name} failed: ${response.status} ${response.text.slice(0, 300)}`);
   return text;
 }

@@ -33,8 +33,13 @@ export class HttpParseError extends Error {
 export interface RequestHead {
   method: string;
   target: string;
-  /** Header lines to forward (`name: value\r\n` each), without the ones the caller drops. */
-  forwardedLines: string;
+  /**
+   * Header lines to forward, as `[start, end)` offset pairs into the parsed head (each line with
+   * its CRLF; adjacent lines merged), without the ones the caller drops. The head is the received
+   * bytes decoded as latin1, so the offsets are byte offsets: the relay copies these slices of the
+   * received buffer as they are instead of rebuilding the lines.
+   */
+  forwardedRanges: number[];
   host: string | undefined;
   hostCount: number;
   hasOrigin: boolean;
@@ -51,7 +56,8 @@ export interface ResponseHead {
   status: number;
   /** `HTTP/1.1 <status> <reason>\r\n`. */
   statusLine: string;
-  forwardedLines: string;
+  /** As for requests: offset pairs of the header lines to relay. */
+  forwardedRanges: number[];
   contentLength: number;
   chunked: boolean;
   /** The server will close the connection after this response. */
@@ -70,20 +76,45 @@ function trimOws(value: string): string {
   return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
-interface HeaderLine {
-  name: string;
-  lower: string;
-  value: string;
-  line: string;
+/**
+ * Called per header line with the lower-case name, the trimmed value, the offset of the line's
+ * first character and the offset just past its CRLF (for the last line: 2 past the head's end).
+ * Positional arguments rather than an object: this runs for every header of every request.
+ */
+type HeaderVisitor = (lower: string, value: string, start: number, end: number) => void;
+
+/** Adds `[start, end)` to `ranges`, merged with the previous range when they touch. */
+function addRange(ranges: number[], start: number, end: number): void {
+  const last = ranges.length - 1;
+  if (last > 0 && ranges[last] === start) ranges[last] = end;
+  else ranges.push(start, end);
+}
+
+/** Whether the line starting at `start` lies inside one of `ranges`. */
+function forwardedRangesHold(ranges: readonly number[], start: number): boolean {
+  for (let i = 0; i < ranges.length; i += 2)
+    if (start >= (ranges[i] as number) && start < (ranges[i + 1] as number)) return true;
+  return false;
+}
+
+/** The text of `ranges` in `source` (a parsed head), each line ending in CRLF. */
+export function textOfRanges(source: string, ranges: readonly number[]): string {
+  let text = '';
+  for (let i = 0; i < ranges.length; i += 2) {
+    const slice = source.slice(ranges[i], ranges[i + 1]);
+    text += slice.endsWith('\r\n') ? slice : `${slice}\r\n`;
+  }
+  return text;
 }
 
 /** Calls `each` for every header line of `head` from `offset`; throws on anything malformed. */
-function forEachHeader(head: string, offset: number, each: (header: HeaderLine) => void): void {
+function forEachHeader(head: string, offset: number, each: HeaderVisitor): void {
   let position = offset;
   let count = 0;
   while (position < head.length) {
     let lineEnd = head.indexOf('\r\n', position);
     if (lineEnd === -1) lineEnd = head.length;
+    const start = position;
     const line = head.slice(position, lineEnd);
     position = lineEnd + 2;
     if (++count > MAX_HEADER_LINES) throw new HttpParseError('too many header lines');
@@ -94,7 +125,9 @@ function forEachHeader(head: string, offset: number, each: (header: HeaderLine) 
     if (!TOKEN.test(name)) throw new HttpParseError('invalid header name');
     const value = trimOws(line.slice(colon + 1));
     if (!FIELD_VALUE.test(value)) throw new HttpParseError('invalid header value');
-    each({ name, lower: name.toLowerCase(), value, line });
+    // `end` may pass the head's end by the CRLF that starts the blank line: the received buffer
+    // holds those bytes, so the last line is forwarded with its line ending too.
+    each(name.toLowerCase(), value, start, position);
   }
 }
 
@@ -112,8 +145,10 @@ function parseChunked(value: string, seen: boolean): boolean {
 
 /** Whether a `Connection` value lists anything other than `keep-alive` and `close`. */
 function connectionTokens(value: string): string[] {
-  return value
-    .toLowerCase()
+  // The usual values, without splitting (this runs for most requests).
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close') return [];
+  return lower
     .split(',')
     .map((token) => token.trim())
     .filter((token) => token !== '' && token !== 'keep-alive' && token !== 'close');
@@ -147,7 +182,7 @@ export function parseRequestHead(head: string, dropped: ReadonlySet<string>): Re
   const result: RequestHead = {
     method,
     target,
-    forwardedLines: '',
+    forwardedRanges: [],
     host: undefined,
     hostCount: 0,
     hasOrigin: false,
@@ -158,8 +193,8 @@ export function parseRequestHead(head: string, dropped: ReadonlySet<string>): Re
     close: false,
   };
   let extraHopByHop: string[] | undefined;
-  let forwarded = '';
-  forEachHeader(head, lineEnd + 2, ({ lower, value, line }) => {
+  const forwarded = result.forwardedRanges;
+  forEachHeader(head, lineEnd + 2, (lower, value, start, end) => {
     switch (lower) {
       case 'host':
         result.host = value;
@@ -173,11 +208,11 @@ export function parseRequestHead(head: string, dropped: ReadonlySet<string>): Re
         return;
       case 'content-length':
         result.contentLength = parseContentLength(value, result.contentLength);
-        forwarded += `${line}\r\n`;
+        addRange(forwarded, start, end);
         return;
       case 'transfer-encoding':
         result.chunked = parseChunked(value, result.chunked);
-        forwarded += `${line}\r\n`;
+        addRange(forwarded, start, end);
         return;
       case 'expect':
         if (value.toLowerCase() !== '100-continue')
@@ -191,20 +226,22 @@ export function parseRequestHead(head: string, dropped: ReadonlySet<string>): Re
         return;
       }
     }
-    if (!dropped.has(lower)) forwarded += `${line}\r\n`;
+    if (!dropped.has(lower)) addRange(forwarded, start, end);
   });
   if (result.chunked && result.contentLength !== -1)
     throw new HttpParseError('both Content-Length and Transfer-Encoding');
   if (extraHopByHop) {
-    // Rare: the client named more hop-by-hop headers in `Connection`; drop those too.
+    // Rare: the client named more hop-by-hop headers in `Connection`; drop those too (the
+    // framing headers stay: the body is relayed with its framing unchanged).
     const named = new Set(extraHopByHop);
-    forwarded = forwarded
-      .split('\r\n')
-      .filter((line) => line !== '' && !named.has(line.slice(0, line.indexOf(':')).toLowerCase()))
-      .map((line) => `${line}\r\n`)
-      .join('');
+    named.delete('content-length');
+    named.delete('transfer-encoding');
+    const kept: number[] = [];
+    forEachHeader(head, lineEnd + 2, (lower, _value, start, end) => {
+      if (!named.has(lower) && forwardedRangesHold(forwarded, start)) addRange(kept, start, end);
+    });
+    result.forwardedRanges = kept;
   }
-  result.forwardedLines = forwarded;
   return result;
 }
 
@@ -220,15 +257,15 @@ export function parseResponseHead(head: string, dropped: ReadonlySet<string>): R
   const result: ResponseHead = {
     status,
     statusLine: `HTTP/1.1 ${statusLine.slice(9)}\r\n`,
-    forwardedLines: '',
+    forwardedRanges: [],
     contentLength: -1,
     chunked: false,
     close: statusLine.startsWith('HTTP/1.0'),
     eventStream: false,
     keepAliveTimeoutMs: undefined,
   };
-  let forwarded = '';
-  forEachHeader(head, lineEnd + 2, ({ lower, value, line }) => {
+  const forwarded = result.forwardedRanges;
+  forEachHeader(head, lineEnd + 2, (lower, value, start, end) => {
     switch (lower) {
       case 'content-length':
         result.contentLength = parseContentLength(value, result.contentLength);
@@ -250,11 +287,10 @@ export function parseResponseHead(head: string, dropped: ReadonlySet<string>): R
         if (value.toLowerCase().startsWith('text/event-stream')) result.eventStream = true;
         break;
     }
-    if (!dropped.has(lower)) forwarded += `${line}\r\n`;
+    if (!dropped.has(lower)) addRange(forwarded, start, end);
   });
   if (result.chunked && result.contentLength !== -1)
     throw new HttpParseError('both Content-Length and Transfer-Encoding');
-  result.forwardedLines = forwarded;
   return result;
 }
 

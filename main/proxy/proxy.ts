@@ -1,4 +1,4 @@
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import type { ProxyStatus as ContractProxyStatus } from '../../preload/contract.js';
 import { DesktopError } from '../errors.js';
@@ -198,10 +198,6 @@ function buildRefusals(displayUrl: string): Record<ProxyRefusalReason, Refusal> 
   };
 }
 
-function sha256(value: string): Buffer {
-  return hash('sha256', value, 'buffer');
-}
-
 function describeNetworkError(error: Error | undefined): string {
   if (!error) return 'the server closed the connection without answering';
   switch ((error as Error & { code?: string }).code) {
@@ -220,6 +216,23 @@ function describeNetworkError(error: Error | undefined): string {
     default:
       return error.message;
   }
+}
+
+/** The token after `Bearer ` with surrounding spaces and tabs removed. */
+function trimmedToken(authorization: string): string {
+  let start = 7;
+  let end = authorization.length;
+  while (
+    start < end &&
+    (authorization.charCodeAt(start) === 32 || authorization.charCodeAt(start) === 9)
+  )
+    start++;
+  while (
+    end > start &&
+    (authorization.charCodeAt(end - 1) === 32 || authorization.charCodeAt(end - 1) === 9)
+  )
+    end--;
+  return authorization.slice(start, end);
 }
 
 /** Removes `api_key` / `user_id` from a query (also percent-encoded or in other letter case). */
@@ -299,11 +312,15 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
     upstreamUnauthorizedAt: 0,
   };
 
-  // The expected token's digest, recomputed only when the getter returns a different token.
+  // The expected token's bytes, re-encoded only when the getter returns a different token, and
+  // a buffer of the same length the presented token is written into: a request costs one
+  // constant-time comparison, no hashing and no allocation.
   let cachedToken: string | undefined;
-  let cachedTokenDigest: Buffer | undefined;
-  // The last key checked to be safe in a header line.
+  let expectedTokenBytes: Buffer = Buffer.alloc(0);
+  let presentedTokenBytes: Buffer = Buffer.alloc(0);
+  // The last key checked to be safe in a header line, and the header lines that carry it.
   let checkedKey: string | undefined;
+  let trailingHeaders: Buffer = Buffer.alloc(0);
 
   function localTokenMatches(authorization: string | undefined): boolean {
     if (authorization === undefined) return false;
@@ -311,22 +328,31 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
     if (!expected) return false;
     if (expected !== cachedToken) {
       cachedToken = expected;
-      cachedTokenDigest = sha256(expected);
+      expectedTokenBytes = Buffer.from(expected, 'latin1');
+      presentedTokenBytes = Buffer.alloc(expectedTokenBytes.length);
     }
     if (authorization.length < 8 || authorization.slice(0, 7).toLowerCase() !== 'bearer ')
       return false;
-    // Digests have a fixed length, so the comparison takes the same time whatever was sent.
-    return timingSafeEqual(sha256(authorization.slice(7).trim()), cachedTokenDigest as Buffer);
+    const presented = trimmedToken(authorization);
+    // Only the length can differ in time, and the token's length is public (43 characters);
+    // equal lengths are compared in constant time. Header values are latin1 (one byte each).
+    if (presented.length !== expectedTokenBytes.length) return false;
+    presentedTokenBytes.write(presented, 0, 'latin1');
+    return timingSafeEqual(presentedTokenBytes, expectedTokenBytes);
   }
 
-  function currentKey(): string | undefined {
+  function currentTrailingHeaders(): Buffer | undefined {
     const key = credentials.apiKey();
     if (!key) return undefined;
     if (key !== checkedKey) {
       if (!SAFE_HEADER_VALUE.test(key)) return undefined;
       checkedKey = key;
+      trailingHeaders = Buffer.from(
+        `Host: ${upstream.hostHeader}\r\nX-MCP-API-Key: ${key}\r\n\r\n`,
+        'latin1',
+      );
     }
-    return key;
+    return trailingHeaders;
   }
 
   function hostAllowed(head: RequestHead): boolean {
@@ -348,17 +374,16 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
     const path = queryStart === -1 ? target : target.slice(0, queryStart);
     if (!FORWARDED_PATHS.has(path)) return refusals.unknown_path;
     if (!localTokenMatches(head.authorization)) return refusals.bad_local_token;
-    const apiKey = currentKey();
-    if (apiKey === undefined) return refusals.signed_out;
+    const headers = currentTrailingHeaders();
+    if (headers === undefined) return refusals.signed_out;
 
     counters.requests++;
     counters.lastRequestAt = Date.now();
     const forwardedTarget =
       queryStart === -1 ? target : withoutCredentialParams(path, target.slice(queryStart + 1));
     return {
-      upstreamHead:
-        `${head.method} ${upstream.basePath}${forwardedTarget} HTTP/1.1\r\n` +
-        `${head.forwardedLines}Host: ${upstream.hostHeader}\r\nX-MCP-API-Key: ${apiKey}\r\n\r\n`,
+      requestLine: `${head.method} ${upstream.basePath}${forwardedTarget} HTTP/1.1\r\n`,
+      trailingHeaders: headers,
     };
   }
 

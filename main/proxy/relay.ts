@@ -62,12 +62,44 @@ const DROPPED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
   'set-cookie',
 ]);
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const END_HEAD = Buffer.from('\r\n', 'latin1');
+const CLOSE_AND_END_HEAD = Buffer.from('Connection: close\r\n\r\n', 'latin1');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 /** Pipelined bytes held while a response is under way, before reading from the editor pauses. */
 const MAX_PENDING_BYTES = 1024 * 1024;
 
-/** What a parsed request turns into: a refusal, or the head to send upstream. */
-export type Decision = Refusal | { upstreamHead: string };
+/**
+ * The head to send upstream: `requestLine`, then the editor's forwarded header lines copied from
+ * the received bytes, then `trailingHeaders` (ending with the blank line).
+ */
+export interface Forward {
+  requestLine: string;
+  trailingHeaders: Buffer;
+}
+
+/** What a parsed request turns into: a refusal, or what to send upstream. */
+export type Decision = Refusal | Forward;
+
+/** Total length of the `[start, end)` pairs in `ranges`. */
+function rangesLength(ranges: readonly number[]): number {
+  let length = 0;
+  for (let i = 0; i < ranges.length; i += 2)
+    length += (ranges[i + 1] as number) - (ranges[i] as number);
+  return length;
+}
+
+/** Copies the `[start, end)` pairs of `source` into `target` from `offset`; returns the new offset. */
+function copyRanges(
+  source: Buffer,
+  ranges: readonly number[],
+  target: Buffer,
+  offset: number,
+): number {
+  let at = offset;
+  for (let i = 0; i < ranges.length; i += 2)
+    at += source.copy(target, at, ranges[i], ranges[i + 1]);
+  return at;
+}
 
 /** The proxy's side of the relay, as the connection objects see it. */
 export interface RelayContext {
@@ -216,7 +248,7 @@ export class ClientConnection {
         );
         return;
       }
-      this.startExchange(head);
+      this.startExchange(head, buffer);
     }
   }
 
@@ -226,7 +258,8 @@ export class ClientConnection {
     this.closeAfterWrites();
   }
 
-  private startExchange(head: RequestHead): void {
+  /** `received` holds the head's bytes from offset 0 (the forwarded lines are copied from it). */
+  private startExchange(head: RequestHead, received: Buffer): void {
     const decision = this.relay.decide(head);
     if (head.close) this.endAfterExchange = true;
     const body = this.pending;
@@ -240,15 +273,15 @@ export class ClientConnection {
       }
       this.write(this.endAfterExchange ? decision.thenClose : decision.keepOpen);
       // The refused request's body is read and dropped, so the connection stays usable.
-      const exchange = new Exchange(this, this.relay, head, undefined);
+      const exchange = new Exchange(this, this.relay, head);
       this.exchange = exchange;
       exchange.discardRequest(body);
       return;
     }
     if (head.expectContinue) this.write(CONTINUE);
-    const exchange = new Exchange(this, this.relay, head, decision.upstreamHead);
+    const exchange = new Exchange(this, this.relay, head);
     this.exchange = exchange;
-    exchange.send(body);
+    exchange.send(decision, head.forwardedRanges, received, body);
   }
 
   private onClose(): void {
@@ -272,7 +305,7 @@ class Exchange implements UpstreamHandler {
   private response: ResponseHead | undefined;
   private responseFraming: BodyFraming | 'until-close' | undefined;
   /** The response head for the editor, sent together with the first body bytes. */
-  private pendingClientHead: string | undefined;
+  private pendingClientHead: { response: ResponseHead; received: Buffer } | undefined;
   /** Reading from the editor is paused until the server has taken the body written so far. */
   private clientPaused = false;
   private responseStarted = false;
@@ -287,7 +320,6 @@ class Exchange implements UpstreamHandler {
     private readonly client: ClientConnection,
     private readonly relay: RelayContext,
     head: RequestHead,
-    private readonly upstreamHead: string | undefined,
   ) {
     const framing = requestFraming(head);
     this.requestFraming = framing;
@@ -296,14 +328,24 @@ class Exchange implements UpstreamHandler {
     this.closeClientAfter = head.close;
   }
 
-  /** Forwards the head and whatever part of the body has arrived with it. */
-  send(initialBody: Buffer | undefined): void {
-    const head = this.upstreamHead as string;
+  /**
+   * Forwards the head (the request line, the editor's header lines copied from `received`, the
+   * proxy's own headers) and whatever part of the body has arrived with it, in one write.
+   */
+  send(
+    forward: Forward,
+    forwardedRanges: readonly number[],
+    received: Buffer,
+    initialBody: Buffer | undefined,
+  ): void {
     const bodyPart = initialBody ? this.takeRequestBytes(initialBody) : undefined;
     if (bodyPart === null) return;
-    const headLength = head.length; // latin1: one byte per character
+    const { requestLine, trailingHeaders } = forward;
+    const headLength = requestLine.length + rangesLength(forwardedRanges) + trailingHeaders.length;
     const payload = Buffer.allocUnsafe(headLength + (bodyPart?.length ?? 0));
-    payload.write(head, 0, 'latin1');
+    let at = payload.write(requestLine, 0, 'latin1'); // latin1: one byte per character
+    at = copyRanges(received, forwardedRanges, payload, at);
+    trailingHeaders.copy(payload, at);
     if (bodyPart) bodyPart.copy(payload, headLength);
     this.upstream = this.relay.pool.acquire(this);
     if (!this.wantsRequestBytes && this.upstream.reused) this.replay = payload;
@@ -439,23 +481,28 @@ class Exchange implements UpstreamHandler {
       this.relayResponseBody(buffer, bodyStart);
       return;
     }
-    const head =
-      response.statusLine +
-      response.forwardedLines +
-      (this.closeClientAfter ? 'Connection: close\r\n\r\n' : '\r\n');
     // The head goes out at once, with whatever body came along: an event stream's client
     // waits for the head before its first event.
-    this.pendingClientHead = head;
+    this.pendingClientHead = { response, received: buffer };
     this.relayResponseBody(buffer, bodyStart);
   }
 
+  /** The status line, the server's header lines copied from its bytes, then the body part. */
   private flushClientHead(bodyPart: Buffer | undefined): void {
-    const head = this.pendingClientHead as string;
+    const { response, received } = this.pendingClientHead as {
+      response: ResponseHead;
+      received: Buffer;
+    };
     this.pendingClientHead = undefined;
     this.responseStarted = true;
-    const out = Buffer.allocUnsafe(head.length + (bodyPart?.length ?? 0));
-    out.write(head, 0, 'latin1');
-    if (bodyPart) bodyPart.copy(out, head.length);
+    const ending = this.closeClientAfter ? CLOSE_AND_END_HEAD : END_HEAD;
+    const ranges = response.forwardedRanges;
+    const headLength = response.statusLine.length + rangesLength(ranges) + ending.length;
+    const out = Buffer.allocUnsafe(headLength + (bodyPart?.length ?? 0));
+    let at = out.write(response.statusLine, 0, 'latin1');
+    at = copyRanges(received, ranges, out, at);
+    ending.copy(out, at);
+    if (bodyPart) bodyPart.copy(out, headLength);
     this.writeToClient(out);
   }
 

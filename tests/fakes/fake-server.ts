@@ -1,8 +1,10 @@
 /**
  * The machinery the three provider fakes share: a real `node:http` server on 127.0.0.1, port 0,
  * that records every request (method, path, query, headers, body) and applies test-controlled
- * behaviour before the fake's own routes answer — latency, a run of 429s with `Retry-After`, a
- * provider that is always down (503), a dead credential.
+ * behaviour before the fake's own routes answer — latency (fixed and random), a run of 429s with
+ * `Retry-After`, random 429s and 5xx, a provider that is always down (503) or hangs without
+ * answering, a dead credential. Faults are applied before the route runs, so a refused or hung
+ * request never changes the fake's state (as a provider that failed before acting).
  */
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
@@ -22,6 +24,14 @@ export interface RecordedRequest {
 export interface FakeBehaviour {
   /** Delay before answering every request. */
   latencyMs: number;
+  /** A further random delay, uniform in [0, latencyJitterMs), per request. */
+  latencyJitterMs: number;
+  /** Share of requests (0–1) answered 429 with `Retry-After: 1`, at random. */
+  randomRateLimitRate: number;
+  /** Share of requests (0–1) answered 503, at random. */
+  randomServerErrorRate: number;
+  /** Requests are read and never answered (a provider that hangs); the client must time out. */
+  hang: boolean;
   /** The next `count` requests get 429 with `Retry-After: retryAfterSeconds` (Infinity: forever). */
   rateLimitNext: { count: number; retryAfterSeconds: number } | null;
   /** Every request gets 503 (a provider that never recovers). */
@@ -78,6 +88,10 @@ export async function startFakeServer<State>(
   const requests: RecordedRequest[] = [];
   const behaviour: FakeBehaviour = {
     latencyMs: 0,
+    latencyJitterMs: 0,
+    randomRateLimitRate: 0,
+    randomServerErrorRate: 0,
+    hang: false,
     rateLimitNext: null,
     alwaysUnavailable: false,
     deadToken: false,
@@ -120,11 +134,23 @@ export async function startFakeServer<State>(
   });
 
   async function answer(request: RecordedRequest, res: ServerResponse): Promise<void> {
-    if (behaviour.latencyMs > 0) await sleep(behaviour.latencyMs);
+    const delay =
+      behaviour.latencyMs +
+      (behaviour.latencyJitterMs > 0 ? Math.random() * behaviour.latencyJitterMs : 0);
+    if (delay > 0) await sleep(delay);
     if (res.destroyed) return;
+    // Held open, unanswered: stop() (closeAllConnections) or the client's timeout ends it.
+    if (behaviour.hang) return;
     let response: FakeResponse;
     if (behaviour.alwaysUnavailable) {
       response = definition.unavailable();
+    } else if (
+      behaviour.randomServerErrorRate > 0 &&
+      Math.random() < behaviour.randomServerErrorRate
+    ) {
+      response = definition.unavailable();
+    } else if (behaviour.randomRateLimitRate > 0 && Math.random() < behaviour.randomRateLimitRate) {
+      response = definition.rateLimited(1);
     } else if (behaviour.rateLimitNext && behaviour.rateLimitNext.count > 0) {
       const { count, retryAfterSeconds } = behaviour.rateLimitNext;
       behaviour.rateLimitNext =

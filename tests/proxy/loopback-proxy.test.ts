@@ -161,6 +161,10 @@ describe('what is refused before anything is forwarded', () => {
       {},
       { authorization: `Bearer ${generateLocalToken()}` },
       { authorization: `Bearer ${running.localToken}x` },
+      { authorization: `Bearer ${running.localToken.slice(0, -1)}` },
+      {
+        authorization: `Bearer ${running.localToken.slice(0, -1)}${running.localToken.endsWith('A') ? 'B' : 'A'}`,
+      },
       { authorization: `Basic ${running.localToken}` },
       { authorization: running.localToken },
       { 'x-mcp-api-key': apiKey },
