@@ -258,6 +258,32 @@ describe('isolation between two users', () => {
   });
 });
 
+describe("the server's own database unavailable", () => {
+  it('is a clear tool error, not an unexpected one', async () => {
+    const seen: string[] = [];
+    const context = contextOver([]);
+    // What the connections read throws while PostgreSQL restarts.
+    const unavailable = Object.assign(new Error('Connection terminated unexpectedly'), {
+      code: '57P01',
+    });
+    context.connections = {
+      listAll: () => Promise.reject(unavailable),
+      listActive: () => Promise.reject(unavailable),
+      get: () => Promise.reject(unavailable),
+    };
+    context.onUnexpectedError = (_error, tool) => seen.push(tool);
+    const tools = await connectTools(context);
+    for (const name of ['list_projects', 'search_issues', 'list_providers'] as const) {
+      const result = await tools.call<{ error: { error_code: string } }>(name);
+      expect(result.isError).toBe(true);
+      expect(result.structured.error.error_code).toBe('database_unavailable');
+      expect(result.text).toContain('try again shortly');
+    }
+    expect(seen).toEqual([]);
+    await tools.close();
+  });
+});
+
 describe('an unexpected error (a bug, not a provider failure)', () => {
   it('is reported to the server and answered with a generic message that leaks nothing', async () => {
     const broken: ToolConnection = {

@@ -23,6 +23,7 @@ interface ListResult {
   issues?: { id: string; connection_id: string }[];
   errors: { connection_id: string; name: string; error_code: string; message: string }[];
   next_cursor: string | null;
+  error?: { error_code: string; message: string };
 }
 
 describe('fan-out across providers', () => {
@@ -137,6 +138,11 @@ describe('fan-out across providers', () => {
     expect(result.isError).toBe(true);
     expect(result.text).not.toMatch(/No projects found/);
     expect(result.text).toMatch(/^Could not list projects: no connection answered\./);
+    // A tool error like any other: one code for the call (here every provider's own).
+    expect(result.structured.error).toEqual({
+      error_code: 'provider_auth_failed',
+      message: 'Could not list projects: no connection answered.',
+    });
     expect(result.structured.errors).toEqual([
       expect.objectContaining({ name: 'Cloud', error_code: 'provider_auth_failed' }),
     ]);

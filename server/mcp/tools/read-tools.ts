@@ -80,11 +80,18 @@ function listResult<Item>(
     ...(extra.skipped ? { skipped: extra.skipped } : {}),
   };
   if (page.queried.length === 0 && page.failures.length > 0) {
-    const text = [
-      `Could not list ${noun.plural}: no connection answered.`,
-      ...failureLines(page.failures),
-    ].join('\n');
-    return toolResult(text, structured, true);
+    const summary = `Could not list ${noun.plural}: no connection answered.`;
+    const text = [summary, ...failureLines(page.failures)].join('\n');
+    // One code for the whole call: the providers' own when they agree (all timed out, all
+    // refused the credential…), else that none was available.
+    const codes = new Set(page.failures.map((failure) => failure.error_code));
+    const [only] = codes;
+    const errorCode = codes.size === 1 && only !== undefined ? only : 'providers_unavailable';
+    return toolResult(
+      text,
+      { ...structured, error: { error_code: errorCode, message: summary } },
+      true,
+    );
   }
   const from = page.queried.map((q) => q.name).join(', ');
   const header =

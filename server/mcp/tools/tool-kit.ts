@@ -4,6 +4,7 @@
  * user's connection reads exactly like a missing one), and the paged fan-out of list tools.
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
+import { isDatabaseUnavailableError } from '../../db/database.js';
 import { providerDisplayNames, type Page, type ProviderClient } from '../../providers/index.js';
 import {
   defaultPageSize,
@@ -64,6 +65,13 @@ export function guarded<A>(
       return await handler(args, ctx.mcpReq.signal);
     } catch (error) {
       if (error instanceof ToolFailure) return error.result;
+      // Not a bug: the server's own database is down (a restart, a failover). Say so.
+      if (isDatabaseUnavailableError(error)) {
+        return toolError(
+          'database_unavailable',
+          "The PM MCP server's database is unavailable right now; try again shortly.",
+        );
+      }
       context.onUnexpectedError?.(error, tool);
       return toolError(
         'internal_error',
