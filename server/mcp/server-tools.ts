@@ -3,6 +3,7 @@ import type { ConnectionService, UserConnection } from '../connections/connectio
 import type { KeyScope } from '../keys/keys.js';
 import { ProviderClientCache } from '../connections/provider-clients.js';
 import type { ProviderHttpOptions } from '../providers/index.js';
+import { convertToolSchemasOnce } from './schema-conversions.js';
 import { registerPmTools, type ToolConnection } from './tools/index.js';
 
 export interface ServerToolOptions {
@@ -37,6 +38,7 @@ export function registerServerTools(server: McpServer, options: ServerToolOption
     lastCheckMessage: connection.last_check_message,
     client: () => providerClients.clientFor(userId, connection),
   });
+  convertToolSchemasOnce(server);
   registerPmTools(server, {
     scope: options.scope,
     ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),
