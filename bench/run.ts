@@ -8,6 +8,7 @@ import { benchAuth } from './b3-auth.js';
 import { benchFanOut } from './b4-fan-out.js';
 import { benchSessions } from './b5-sessions.js';
 import { benchRenderer } from './b6-renderer.js';
+import { benchScaleOut } from './b7-scale-out.js';
 import { startLoadGenerator, type LoadGenerator } from './load.js';
 import {
   describeMachine,
@@ -34,6 +35,7 @@ const benchmarks: Record<string, Benchmark> = {
   B4: benchFanOut,
   B5: benchSessions,
   B6: () => benchRenderer(),
+  B7: (load) => benchScaleOut(load),
 };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

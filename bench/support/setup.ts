@@ -1,7 +1,7 @@
 import { createKey, registerAccount, request, type TestAccount } from '../../tests/support/http.js';
-import { initializeRequest, mcpHeaders } from '../load.js';
+import { initializeRequest, mcpHeaders, toolCallMessage, type McpEra } from '../load.js';
 
-/** What a benchmark needs on a running server before it loads it: an account, a key, a session. */
+/** What a benchmark needs on a running server before it loads it: an account, a key. */
 
 export interface BenchUser {
   account: TestAccount;
@@ -15,7 +15,11 @@ export async function createBenchUser(baseUrl: string): Promise<BenchUser> {
   return { account, apiKey: key.api_key };
 }
 
-/** Opens a Streamable HTTP session (initialize + initialized) and returns its id. */
+/**
+ * Opens a Streamable HTTP session (initialize + initialized) on a stateful server and returns
+ * its id. The PM MCP server keeps no sessions (it answers without an id, and this throws): only
+ * the SDK v1 reference server has them.
+ */
 export async function openMcpSession(
   url: string,
   headers: Record<string, string>,
@@ -35,22 +39,33 @@ export async function openMcpSession(
   return sessionId;
 }
 
-/** Calls a tool once and returns its text, failing loudly on any error (before measuring it). */
+/**
+ * Calls a tool once and returns its text, failing loudly on any error (before measuring it).
+ * `headers` are the request's own (`toolCallHeaders` for the era).
+ */
 export async function callToolOnce(
   url: string,
   headers: Record<string, string>,
   name: string,
   args: Record<string, unknown> = {},
+  era: McpEra = 'session',
 ): Promise<string> {
-  const response = await request<{
-    result?: { isError?: boolean; content?: { text?: string }[] };
-    error?: unknown;
-  }>(url, 'POST', '/mcp', {
-    body: { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: args } },
+  const response = await request(url, 'POST', '/mcp', {
+    body: toolCallMessage(name, args, era, 2),
     headers: mcpHeaders(headers),
   });
-  const text = (response.body.result?.content ?? []).map((item) => item.text ?? '').join('\n');
-  if (response.status !== 200 || !response.body.result || response.body.result.isError === true)
+  // A 2025-era stateless answer comes SSE-framed (`event: message` + `data: {…}`).
+  const json = response.text.startsWith('event:')
+    ? (/^data: (.*)$/m.exec(response.text)?.[1] ?? '')
+    : response.text;
+  let body: { result?: { isError?: boolean; content?: { text?: string }[] } } = {};
+  try {
+    body = JSON.parse(json) as typeof body;
+  } catch {
+    // reported below with the text
+  }
+  const text = (body.result?.content ?? []).map((item) => item.text ?? '').join('\n');
+  if (response.status !== 200 || !body.result || body.result.isError === true)
     throw new Error(`${name} failed: ${response.status} ${response.text.slice(0, 300)}`);
   return text;
 }
