@@ -17,7 +17,8 @@ import {
 } from './load.js';
 import { atLeast, atMost, compare, type BenchResult, type Figure } from './report.js';
 import { alternate, percentile } from './stats.js';
-import { callToolOnce } from './support/setup.js';
+import { startFakeJiras } from './support/fake-jira-child.js';
+import { addJiraConnection, callToolOnce } from './support/setup.js';
 
 /**
  * B7: scale-out. Three compiled server processes (`npm run build:server`) on one PostgreSQL
@@ -96,7 +97,9 @@ export async function benchScaleOut(load: LoadGenerator): Promise<BenchResult> {
     DATABASE_URL: `${postgresUrl}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`,
     PM_MCP_SECRET_KEY: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'warn',
+    PM_MCP_PROVIDER_ALLOWED_HOSTS: '127.0.0.1',
   };
+  const jiras = await startFakeJiras(1, 0);
   let instances: CompiledServer[] = [];
   let nginx: NginxProcess | undefined;
   try {
@@ -107,6 +110,9 @@ export async function benchScaleOut(load: LoadGenerator): Promise<BenchResult> {
     if (!direct) throw new Error('no instances');
     const account = await registerAccount(nginx.url, 'B7 Bench');
     const key = await createKey(nginx.url, account, { name: 'b7-load' });
+    const [site] = jiras.ready;
+    if (!site) throw new Error('no fake Jira');
+    await addJiraConnection(nginx.url, { account, apiKey: key.api_key }, site, 'Jira Cloud');
     const headers = toolCallHeaders('list_providers', 'modern', { 'x-mcp-api-key': key.api_key });
     const body = toolCallBody('list_providers', {}, 'modern');
     for (const url of [direct.url, nginx.url])
@@ -202,5 +208,6 @@ export async function benchScaleOut(load: LoadGenerator): Promise<BenchResult> {
     await nginx?.stop().catch(() => undefined);
     await Promise.all(instances.map((instance) => instance.stop('SIGTERM').catch(() => null)));
     await schema.drop().catch(() => undefined);
+    await jiras.stop();
   }
 }
