@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
-  mcpHeaders,
+  toolCallHeaders,
   measureLoad,
   toolCallBody,
   type LoadGenerator,
@@ -25,7 +25,6 @@ import {
   addJiraConnection,
   callToolOnce,
   createBenchUser,
-  openMcpSession,
 } from './support/setup.js';
 
 /**
@@ -137,8 +136,10 @@ export async function benchProxy(load: LoadGenerator, options: BenchOptions): Pr
     // list_providers answers from the database: the real server's own cost, no provider call.
     await addJiraConnection(server.ready.url, user, site, 'Jira Cloud');
     const keyHeader = { 'x-mcp-api-key': user.apiKey };
-    const session = await openMcpSession(server.ready.url, keyHeader);
-    const body = toolCallBody('list_providers');
+    // The server is stateless: each call is one 2026-07-28 request, no session.
+    const body = toolCallBody('list_providers', {}, 'modern');
+    const callHeaders = (extra: Record<string, string>) =>
+      toolCallHeaders('list_providers', 'modern', extra);
     const localToken = randomBytes(32).toString('base64url');
 
     const figures: Figure[] = [];
@@ -158,21 +159,21 @@ export async function benchProxy(load: LoadGenerator, options: BenchOptions): Pr
       await proxy.call('setCredentials', { apiKey: user.apiKey, localToken });
       const nginx = own(await startNginx(backend.url));
       const sides: Record<SideName, Side> = {
-        direct: { url: backend.url, headers: mcpHeaders({ ...keyHeader, ...session }) },
+        direct: { url: backend.url, headers: callHeaders(keyHeader) },
         proxy: {
           url: proxy.ready.url,
-          headers: mcpHeaders({ authorization: `Bearer ${localToken}`, ...session }),
+          headers: callHeaders({ authorization: `Bearer ${localToken}` }),
           pid: proxy.pid,
         },
         nginx: {
           url: nginx.url,
-          headers: mcpHeaders({ ...keyHeader, ...session }),
+          headers: callHeaders(keyHeader),
           pid: nginx.pid,
         },
       };
       if (!backend.fast) {
         for (const side of Object.values(sides))
-          await callToolOnce(side.url, side.headers, 'list_providers');
+          await callToolOnce(side.url, side.headers, 'list_providers', {}, 'modern');
         Object.assign(sseSides, sides);
       }
       const run = (side: Side, step: typeof plan.latency) =>

@@ -1,15 +1,10 @@
-import { mcpHeaders, measureLoad, toolCallBody, type LoadGenerator } from './load.js';
+import { measureLoad, toolCallBody, toolCallHeaders, type LoadGenerator } from './load.js';
 import { atMost, compare, type BenchOptions, type BenchResult } from './report.js';
 import { alternate } from './stats.js';
 import { withProcesses } from './support/child.js';
 import { startFakeJiras } from './support/fake-jira-child.js';
 import { startServerProcess } from './support/server-child.js';
-import {
-  addJiraConnection,
-  callToolOnce,
-  createBenchUser,
-  openMcpSession,
-} from './support/setup.js';
+import { addJiraConnection, callToolOnce, createBenchUser } from './support/setup.js';
 
 /**
  * B4: `list_projects` for a user with 5 Jira connections, each answering in 100 ms, against a
@@ -32,12 +27,8 @@ export async function benchFanOut(
       const user = await createBenchUser(url);
       for (const [index, site] of sites.slice(0, connections).entries())
         await addJiraConnection(url, user, site, `Jira ${index + 1}`);
-      const keyHeader = { 'x-mcp-api-key': user.apiKey };
-      const headers = mcpHeaders({
-        ...keyHeader,
-        ...(await openMcpSession(url, keyHeader)),
-      });
-      const text = await callToolOnce(url, headers, 'list_projects');
+      const headers = toolCallHeaders('list_projects', 'modern', { 'x-mcp-api-key': user.apiKey });
+      const text = await callToolOnce(url, headers, 'list_projects', {}, 'modern');
       for (const index of Array.from({ length: connections }, (_, i) => i))
         if (!text.includes(`S${index}P001`))
           throw new Error(`list_projects is missing site ${index}'s projects:\n${text}`);
@@ -49,7 +40,7 @@ export async function benchFanOut(
       measureLoad(load, {
         url: `${url}/mcp`,
         headers,
-        body: toolCallBody('list_projects'),
+        body: toolCallBody('list_projects', {}, 'modern'),
         concurrency: 1,
         durationMs: plan.durationMs,
         warmupMs: plan.warmupMs,

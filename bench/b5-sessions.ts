@@ -6,13 +6,22 @@ import { startServerProcess, type ServerProcess } from './support/server-child.j
 import { createBenchUser, type BenchUser } from './support/setup.js';
 
 /**
- * B5: server memory with 1,000 open Streamable HTTP sessions, and with 1,000 open SSE streams,
- * against the same server idle. Each round starts a fresh server, warms it with a few sessions
- * of the kind, measures (after a full GC), opens 1,000 more and measures again.
+ * B5: server memory after 4,000 `initialize` calls with one key (Streamable HTTP keeps no
+ * sessions any more: the attack of issue 9, which grew the server by 180 MB, must leave it where
+ * it was), and with 1,000 open SSE streams (which do hold a server each), against the same server
+ * before. Each round starts a fresh server, warms it with a few calls or streams of the kind,
+ * measures (after a full GC), makes the calls or opens the streams, and measures again.
  */
 
-const plan = { rounds: 3, sessions: 1_000, warmupSessions: 20, budgetKB: 100 };
-type Kind = 'streamable' | 'sse';
+const plan = {
+  rounds: 3,
+  counts: { initialize: 4_000, sse: 1_000 },
+  warmup: { initialize: 200, sse: 20 },
+  budgetKB: 100,
+  /** RSS after the `initialize` calls, as a multiple of before. */
+  initializeGrowth: 1.1,
+};
+type Kind = 'initialize' | 'sse';
 
 interface Snapshot {
   rss: number;
@@ -33,8 +42,8 @@ async function open(
   count: number,
 ) {
   const headers = { 'x-mcp-api-key': user.apiKey };
-  if (kind === 'streamable')
-    await load.call('openSessions', {
+  if (kind === 'initialize')
+    await load.call('initializeCalls', {
       url: `${server.ready.url}/mcp`,
       headers: mcpHeaders(headers),
       count,
@@ -56,13 +65,14 @@ async function measureRound(
     const server = own(await startServerProcess('sqlite', options.measured(`b5-server-${kind}`)));
     try {
       const user = await createBenchUser(server.ready.url);
-      await open(load, kind, server, user, plan.warmupSessions);
+      await open(load, kind, server, user, plan.warmup[kind]);
       const idle = await snapshot(server);
-      await open(load, kind, server, user, plan.sessions);
+      await open(load, kind, server, user, plan.counts[kind]);
       const loaded = await snapshot(server);
-      if (loaded.sessions - idle.sessions !== plan.sessions)
+      const expected = kind === 'sse' ? plan.counts.sse : 0;
+      if (loaded.sessions - idle.sessions !== expected)
         throw new Error(
-          `${kind}: ${loaded.sessions - idle.sessions} sessions open, expected ${plan.sessions}`,
+          `${kind}: ${loaded.sessions - idle.sessions} streams open, expected ${expected}`,
         );
       return { idle, loaded };
     } finally {
@@ -79,17 +89,35 @@ export async function benchSessions(
   const figures: Figure[] = [];
   const details: Record<string, unknown> = {};
   const MiB = 2 ** 20;
-  for (const kind of ['streamable', 'sse'] as const) {
+  for (const kind of ['initialize', 'sse'] as const) {
     const rounds: { idle: Snapshot; loaded: Snapshot }[] = [];
     for (let round = 0; round < plan.rounds; round++)
       rounds.push(await measureRound(load, kind, options));
     const med = (pick: (round: { idle: Snapshot; loaded: Snapshot }) => number): number =>
       median(rounds.map(pick));
-    const one = kind === 'streamable' ? 'Streamable HTTP session' : 'SSE stream';
-    const label = `${plan.sessions.toLocaleString('en-US')} open ${one}s`;
-    const perSession = (field: 'rss' | 'heap') =>
-      med((round) => (round.loaded[field] - round.idle[field]) / 1000 / plan.sessions);
     details[kind] = rounds;
+    if (kind === 'initialize') {
+      const label = `after ${plan.counts.initialize.toLocaleString('en-US')} initialize calls with one key`;
+      figures.push(
+        compare(
+          `RSS ${label}`,
+          'MiB',
+          ['after', med((round) => round.loaded.rss / MiB)],
+          ['before', med((round) => round.idle.rss / MiB)],
+          atMost(plan.initializeGrowth),
+        ),
+        compare(
+          `heap ${label}`,
+          'MiB',
+          ['after', med((round) => round.loaded.heap / MiB)],
+          ['before', med((round) => round.idle.heap / MiB)],
+        ),
+      );
+      continue;
+    }
+    const label = `${plan.counts.sse.toLocaleString('en-US')} open SSE streams`;
+    const perStream = (field: 'rss' | 'heap') =>
+      med((round) => (round.loaded[field] - round.idle[field]) / 1000 / plan.counts.sse);
     figures.push(
       compare(
         `RSS with ${label}`,
@@ -104,23 +132,23 @@ export async function benchSessions(
         ['idle', med((round) => round.idle.heap / MiB)],
       ),
       compare(
-        `RSS per open ${one}`,
+        'RSS per open SSE stream',
         'kB',
-        ['measured', perSession('rss')],
+        ['measured', perStream('rss')],
         ['budget', plan.budgetKB],
         atMost(1),
       ),
       compare(
-        `heap per open ${one}`,
+        'heap per open SSE stream',
         'kB',
-        ['measured', perSession('heap')],
+        ['measured', perStream('heap')],
         ['budget', plan.budgetKB],
       ),
     );
   }
   return {
     id: 'B5',
-    title: 'Memory per open session',
+    title: 'Memory: initialize calls and open SSE streams',
     seconds: (performance.now() - startedAt) / 1000,
     figures,
     details,

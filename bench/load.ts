@@ -61,7 +61,11 @@ function loopbackUrl(raw: string): URL {
   return url;
 }
 
-function runLoad(spec: LoadSpec): Promise<LoadResult> {
+/** Set by `finishRun`: the background run started by `startRun` sends no more requests. */
+let backgroundStop = false;
+let backgroundRun: Promise<LoadResult> | undefined;
+
+function runLoad(spec: LoadSpec, stopRequested: () => boolean = () => false): Promise<LoadResult> {
   const url = loopbackUrl(spec.url);
   const agent = new Agent({ keepAlive: true, maxSockets: spec.concurrency });
   const [bodyHead, bodyTail] = spec.body?.split(idPlaceholder) ?? [];
@@ -98,7 +102,7 @@ function runLoad(spec: LoadSpec): Promise<LoadResult> {
     };
     const next = (): void => {
       const sentAt = performance.now();
-      if (sentAt >= stopAt || started >= maxRequests) {
+      if (sentAt >= stopAt || started >= maxRequests || stopRequested()) {
         if (--active === 0) finish();
         return;
       }
@@ -282,23 +286,21 @@ function postJson(
   });
 }
 
-/** Opens `count` Streamable HTTP sessions (initialize + initialized), left open and idle. */
-async function openSessions(spec: RepeatSpec): Promise<number> {
+/**
+ * `count` 2025-era `initialize` requests in a row on one keep-alive connection, each answered
+ * by a stateless server (200, no `mcp-session-id`): what once left a session behind per call.
+ */
+async function initializeCalls(spec: RepeatSpec): Promise<number> {
   const url = loopbackUrl(spec.url);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const headers = mcpHeaders(spec.headers);
+  const headers = mcpHeaders({ 'mcp-protocol-version': legacyRevision, ...spec.headers });
   try {
     for (let i = 0; i < spec.count; i++) {
       const init = await postJson(agent, url, headers, initializeRequest(i + 1));
-      if (init.status !== 200 || init.sessionId === undefined)
+      if (init.status !== 200)
         throw new Error(`initialize failed: ${init.status} ${init.text.slice(0, 200)}`);
-      const ack = await postJson(
-        agent,
-        url,
-        { ...headers, 'mcp-session-id': init.sessionId },
-        { jsonrpc: '2.0', method: 'notifications/initialized' },
-      );
-      if (ack.status !== 202) throw new Error(`initialized failed: ${ack.status}`);
+      if (init.sessionId !== undefined)
+        throw new Error('initialize answered with a session id: the server keeps sessions');
     }
     return spec.count;
   } finally {
@@ -328,14 +330,65 @@ export function initializeRequest(id: number): unknown {
   };
 }
 
-/** A `tools/call` body for `LoadSpec.body` (its id is filled in per request). */
-export function toolCallBody(name: string, args: Record<string, unknown> = {}): string {
-  return JSON.stringify({
+/** The MCP revisions a benchmark request speaks. */
+export const modernRevision = '2026-07-28';
+export const legacyRevision = '2025-06-18';
+
+/**
+ * How a `tools/call` is sent: `modern` (2026-07-28: the `params._meta` envelope and the
+ * `Mcp-Method`/`Mcp-Name` headers, one self-contained POST), `legacy` (a 2025-era POST with no
+ * session, served statelessly), `session` (2025-era inside a session: the SDK v1 reference).
+ */
+export type McpEra = 'modern' | 'legacy' | 'session';
+
+const modernEnvelope = {
+  'io.modelcontextprotocol/protocolVersion': modernRevision,
+  'io.modelcontextprotocol/clientInfo': { name: 'pm-mcp-bench', version: '1.0.0' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+/** A `tools/call` message of the era. */
+export function toolCallMessage(
+  name: string,
+  args: Record<string, unknown> = {},
+  era: McpEra = 'session',
+  id = 1,
+): unknown {
+  return {
     jsonrpc: '2.0',
-    id: 0,
+    id,
     method: 'tools/call',
-    params: { name, arguments: args },
-  }).replace('"id":0', `"id":${idPlaceholder}`);
+    params: { name, arguments: args, ...(era === 'modern' ? { _meta: modernEnvelope } : {}) },
+  };
+}
+
+/** The headers of a `tools/call` of the era (plus `extra`: the key, a session id). */
+export function toolCallHeaders(
+  name: string,
+  era: McpEra,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  if (era === 'modern')
+    return mcpHeaders({
+      'mcp-protocol-version': modernRevision,
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+      ...extra,
+    });
+  if (era === 'legacy') return mcpHeaders({ 'mcp-protocol-version': legacyRevision, ...extra });
+  return mcpHeaders(extra);
+}
+
+/** A `tools/call` body for `LoadSpec.body` (its id is filled in per request). */
+export function toolCallBody(
+  name: string,
+  args: Record<string, unknown> = {},
+  era: McpEra = 'session',
+): string {
+  return JSON.stringify(toolCallMessage(name, args, era, 0)).replace(
+    '"id":0',
+    `"id":${idPlaceholder}`,
+  );
 }
 
 const loadCommands = {
@@ -343,7 +396,23 @@ const loadCommands = {
   sseFirstEvent: (spec: RepeatSpec) => sseFirstEvent(spec),
   openSseStreams: (spec: RepeatSpec) => openSseStreams(spec),
   closeStreams: (_args: undefined) => closeStreams(),
-  openSessions: (spec: RepeatSpec) => openSessions(spec),
+  initializeCalls: (spec: RepeatSpec) => initializeCalls(spec),
+  /** Starts a run that lasts until `finishRun` (its duration is an upper bound). */
+  startRun: (spec: LoadSpec) => {
+    if (backgroundRun) throw new Error('a background run is already going');
+    backgroundStop = false;
+    backgroundRun = runLoad(spec, () => backgroundStop);
+    return true;
+  },
+  finishRun: async (_args: undefined) => {
+    if (!backgroundRun) throw new Error('no background run');
+    backgroundStop = true;
+    try {
+      return await backgroundRun;
+    } finally {
+      backgroundRun = undefined;
+    }
+  },
 };
 export type LoadCommands = typeof loadCommands;
 export type LoadGenerator = Child<LoadCommands, undefined>;

@@ -157,12 +157,32 @@ export function writePerformanceDoc(
   run: { startedAt: string; seconds: number; machine: Machine; results: readonly BenchResult[] },
 ): void {
   const { machine } = run;
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const begin = current.indexOf(beginMarker);
+  const end = current.indexOf(endMarker);
+  const ran = new Set(run.results.map((result) => result.id));
+  // A run of some benchmarks keeps the other benchmarks' rows of the previous block, said so.
+  const previousBlock = begin !== -1 && end > begin ? current.slice(begin, end) : '';
+  const previousRun = /^Run of (\S+?),/m.exec(previousBlock)?.[1];
+  const idOf = (line: string): string => line.split('|')[1]?.trim() ?? '';
+  const keptRows = previousBlock
+    .split('\n')
+    .filter((line) => /^\|\s*B\d+\s*\|/.test(line) && !ran.has(idOf(line)));
+  const keptIds = [...new Set(keptRows.map(idOf))];
+  const table = markdownTable(run.results).split('\n');
+  const benchmarkNumber = (line: string): number => Number(idOf(line).slice(1));
+  const rows = [...table.slice(2), ...keptRows].sort(
+    (a, b) => benchmarkNumber(a) - benchmarkNumber(b),
+  );
   const generated = [
     beginMarker,
     '',
-    `Run of ${run.startedAt}, ${Math.round(run.seconds)} s in all. Every ratio is value ÷ baseline, both measured in this run with the sides alternated; each number is the median of the alternated runs.`,
+    `Run of ${run.startedAt} (${[...ran].join(', ')}), ${Math.round(run.seconds)} s in all. Every ratio is value ÷ baseline, both measured in this run with the sides alternated; each number is the median of the alternated runs.` +
+      (keptIds.length > 0
+        ? ` The ${keptIds.join(', ')} rows are from an earlier run (${previousRun ?? 'unknown'}), kept as they were.`
+        : ''),
     '',
-    markdownTable(run.results),
+    [...table.slice(0, 2), ...rows].join('\n'),
     '',
     `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB RAM, Linux ${machine.kernel}, Node ${machine.node}, ${machine.nginx}. Load average (1, 5, 15 min) at start ${machine.loadAverageAtStart.join(', ')}, at end ${(machine.loadAverageAtEnd ?? []).join(', ')}.`,
     '',
@@ -172,9 +192,6 @@ export function writePerformanceDoc(
     '',
     endMarker,
   ].join('\n');
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const begin = current.indexOf(beginMarker);
-  const end = current.indexOf(endMarker);
   const next =
     begin !== -1 && end > begin
       ? current.slice(0, begin) + generated + current.slice(end + endMarker.length)

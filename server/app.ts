@@ -16,6 +16,7 @@ import type {
 import { authRoutes } from './auth/routes.js';
 import type { ServerConfig } from './config.js';
 import type { ConnectionService } from './connections/connections.js';
+import { ProviderClientCache } from './connections/provider-clients.js';
 import { providerRoutes } from './connections/routes.js';
 import { createDatabase, type DatabaseHandle, type DatabaseOptions } from './db/database.js';
 import { migrateToLatest, pendingMigrations } from './db/migrate.js';
@@ -153,6 +154,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     now,
   });
   const providerHttp = providerHttpOptions(config, options.providerHttp);
+  const providerClients = new ProviderClientCache({ httpOptions: providerHttp });
   const createMcpServer = (principal: Principal): McpServer => {
     const server = new McpServer({ name: 'pm-mcp', version }, { capabilities: { tools: {} } });
     registerServerTools(server, {
@@ -160,6 +162,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       scope: principal.scope,
       connections,
       providerHttp,
+      providerClients,
       perProviderTimeoutMs: options.providerTimeoutMs,
       onUnexpectedError: (error, tool) =>
         logger.error({ err: error, tool }, 'tool failed unexpectedly'),

@@ -10,13 +10,14 @@ import { z } from 'zod';
 import { serveCommands, startChild, startChildMain, type Child } from './child.js';
 
 /**
- * The SDK's ceiling on this machine: `McpServer` + `StreamableHTTPServerTransport` with JSON
+ * The SDK v1 reference (B2's second baseline): `McpServer` + `StreamableHTTPServerTransport` with JSON
  * responses on express, no authentication and no database, one session reused. `list_providers`
  * answers from memory what the real server answers; `list_projects` asks the fake Jira site it
  * is given (`setJira`) with one plain `fetch`, as the real server asks its provider.
  */
 
-const connection = {
+/** The one connection both bare servers answer `list_providers` with. */
+export const connection = {
   id: '00000000-0000-4000-8000-000000000000',
   name: 'Jira Cloud',
   provider_type: 'jira',
@@ -41,7 +42,8 @@ const jiraProjectsSchema = z.object({
   ),
 });
 
-async function listJiraProjects(site: JiraSite) {
+/** `list_projects` of the bare servers: one plain `fetch` to the fake Jira. */
+export async function listJiraProjects(site: JiraSite) {
   const response = await fetch(`${site.url}/rest/api/3/project/search?startAt=0&maxResults=50`, {
     headers: {
       accept: 'application/json',

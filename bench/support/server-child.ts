@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { DatabaseHandle } from '../../server/db/database.js';
+import { defaultSseStreamLimits } from '../../server/mcp/sse-streams.js';
 import type { DatabaseKind } from '../../tests/support/databases.js';
 import { startTestServer } from '../../tests/support/server.js';
 import {
@@ -120,6 +121,9 @@ if ((childDatabase === 'sqlite' || childDatabase === 'postgres') && process.send
       database: childDatabase,
       // The fake Jira sites (B4) listen on loopback, refused as provider addresses by default.
       env: { LOG_LEVEL: 'warn', PM_MCP_PROVIDER_ALLOWED_HOSTS: '127.0.0.1' },
+      // B5 measures memory per SSE stream with 1,000 open on one key: above the per-key limit
+      // (20), which is a defence of its own (tested in tests/server/sse-streams.test.ts).
+      sseLimits: { ...defaultSseStreamLimits, perKey: 5_000, perUser: 5_000 },
     });
     const commands: ServerCommands = {
       seedKeys: ({ userId, filler, hashes }) =>

@@ -1,7 +1,7 @@
 import { createKey, registerAccount, request, type TestAccount } from '../../tests/support/http.js';
-import { initializeRequest, mcpHeaders } from '../load.js';
+import { initializeRequest, mcpHeaders, toolCallMessage, type McpEra } from '../load.js';
 
-/** What a benchmark needs on a running server before it loads it: an account, a key, a session. */
+/** What a benchmark needs on a running server before it loads it: an account, a key. */
 
 export interface BenchUser {
   account: TestAccount;
@@ -16,48 +16,54 @@ export async function createBenchUser(baseUrl: string): Promise<BenchUser> {
 }
 
 /**
- * Opens a Streamable HTTP session (initialize + initialized) and returns the headers that carry
- * it: `Mcp-Session-Id` from a stateful server (the bare SDK baseline), none from the stateless
- * PM MCP server (every request stands alone).
+ * Opens a Streamable HTTP session (initialize + initialized) on a stateful server and returns
+ * its id. The PM MCP server keeps no sessions (it answers without an id, and this throws): only
+ * the SDK v1 reference server has them.
  */
 export async function openMcpSession(
   url: string,
   headers: Record<string, string>,
-): Promise<Record<string, string>> {
+): Promise<string> {
   const init = await request(url, 'POST', '/mcp', {
     body: initializeRequest(1),
     headers: mcpHeaders(headers),
   });
-  if (init.status !== 200)
-    throw new Error(`initialize failed: ${init.status} ${init.text.slice(0, 300)}`);
   const sessionId = init.headers.get('mcp-session-id');
-  const session: Record<string, string> = sessionId === null ? {} : { 'mcp-session-id': sessionId };
+  if (init.status !== 200 || sessionId === null)
+    throw new Error(`initialize failed: ${init.status} ${init.text.slice(0, 300)}`);
   const ack = await request(url, 'POST', '/mcp', {
     body: { jsonrpc: '2.0', method: 'notifications/initialized' },
-    headers: mcpHeaders({ ...headers, ...session }),
+    headers: mcpHeaders({ ...headers, 'mcp-session-id': sessionId }),
   });
   if (ack.status !== 202) throw new Error(`initialized failed: ${ack.status} ${ack.text}`);
-  return session;
+  return sessionId;
 }
 
-/** Calls a tool once and returns its text, failing loudly on any error (before measuring it). */
+/**
+ * Calls a tool once and returns its text, failing loudly on any error (before measuring it).
+ * `headers` are the request's own (`toolCallHeaders` for the era).
+ */
 export async function callToolOnce(
   url: string,
   headers: Record<string, string>,
   name: string,
   args: Record<string, unknown> = {},
+  era: McpEra = 'session',
 ): Promise<string> {
   const response = await request(url, 'POST', '/mcp', {
-    body: { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: args } },
+    body: toolCallMessage(name, args, era, 2),
     headers: mcpHeaders(headers),
   });
-  // The answer is JSON or one SSE `message` event, depending on the server.
-  const json = response.text.startsWith('{')
-    ? response.text
-    : (/^data: (.*)$/m.exec(response.text)?.[1] ?? '{}');
-  const body = JSON.parse(json) as {
-    result?: { isError?: boolean; content?: { text?: string }[] };
-  };
+  // A 2025-era stateless answer comes SSE-framed (`event: message` + `data: {…}`).
+  const json = response.text.startsWith('event:')
+    ? (/^data: (.*)$/m.exec(response.text)?.[1] ?? '')
+    : response.text;
+  let body: { result?: { isError?: boolean; content?: { text?: string }[] } } = {};
+  try {
+    body = JSON.parse(json) as typeof body;
+  } catch {
+    // reported below with the text
+  }
   const text = (body.result?.content ?? []).map((item) => item.text ?? '').join('\n');
   if (response.status !== 200 || !body.result || body.result.isError === true)
     throw new Error(`${name} failed: ${response.status} ${response.text.slice(0, 300)}`);

@@ -62,6 +62,11 @@ export interface ConnectionServiceDeps {
 /** A connection of one user, with its decrypted settings available on demand. */
 export interface UserConnection extends PublicConnection {
   readonly settings: () => ConnectionSettings;
+  /**
+   * Changes whenever the connection's settings may have (its `updated_at`, base URL or stored
+   * credential): what a cached provider client is checked against.
+   */
+  readonly revision: string;
 }
 
 const keyVersion = 1;
@@ -278,7 +283,11 @@ export class ConnectionService {
   }
 
   #userConnection(row: ConnectionRow): UserConnection {
-    return { ...presentConnection(row), settings: () => this.#settingsOf(row) };
+    return {
+      ...presentConnection(row),
+      settings: () => this.#settingsOf(row),
+      revision: `${toIso(row.updated_at)} ${row.key_version} ${row.base_url} ${row.encrypted_credentials}`,
+    };
   }
 
   #settingsOf(row: ConnectionRow): ConnectionSettings {

@@ -1,7 +1,9 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { ConnectionService, UserConnection } from '../connections/connections.js';
 import type { KeyScope } from '../keys/keys.js';
-import { createProviderClient, type ProviderHttpOptions } from '../providers/index.js';
+import { ProviderClientCache } from '../connections/provider-clients.js';
+import type { ProviderHttpOptions } from '../providers/index.js';
+import { convertToolSchemasOnce } from './schema-conversions.js';
 import { registerPmTools, type ToolConnection } from './tools/index.js';
 
 export interface ServerToolOptions {
@@ -9,6 +11,8 @@ export interface ServerToolOptions {
   scope: KeyScope;
   connections: ConnectionService;
   providerHttp?: ProviderHttpOptions | undefined;
+  /** Clients kept between calls (built with `providerHttp`); without it one is built per call. */
+  providerClients?: ProviderClientCache | undefined;
   perProviderTimeoutMs?: number | undefined;
   /** A tool failed in a way no provider explains (a bug): logged, never shown to the model. */
   onUnexpectedError?: (error: unknown, tool: string) => void;
@@ -20,7 +24,9 @@ export interface ServerToolOptions {
  * from the next call.
  */
 export function registerServerTools(server: McpServer, options: ServerToolOptions): void {
-  const { userId, connections, providerHttp } = options;
+  const { userId, connections } = options;
+  const providerClients =
+    options.providerClients ?? new ProviderClientCache({ httpOptions: options.providerHttp });
   const toTool = (connection: UserConnection): ToolConnection => ({
     id: connection.id,
     providerType: connection.provider_type,
@@ -30,14 +36,9 @@ export function registerServerTools(server: McpServer, options: ServerToolOption
     lastCheckedAt: connection.last_checked_at,
     lastCheckOk: connection.last_check_ok,
     lastCheckMessage: connection.last_check_message,
-    client: () => {
-      const { providerType, baseUrl, credentials } = connection.settings();
-      return createProviderClient(
-        { providerType, baseUrl, email: credentials.email, apiToken: credentials.apiToken },
-        providerHttp,
-      );
-    },
+    client: () => providerClients.clientFor(userId, connection),
   });
+  convertToolSchemasOnce(server);
   registerPmTools(server, {
     scope: options.scope,
     ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),

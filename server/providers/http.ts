@@ -189,9 +189,14 @@ export class ProviderHttp {
   }
 
   async #checkBaseUrl(): Promise<void> {
+    // Kept for the client's life once it passed; a refusal (or a DNS failure) is checked again
+    // on the next request, since a client now lives across tool calls.
     this.#guard ??= assertSafeProviderBaseUrl(this.baseUrl, {
       lookup: this.#lookup,
       allowedHosts: this.#allowList,
+    }).catch((error: unknown) => {
+      this.#guard = undefined;
+      throw error;
     });
     await this.#guard;
   }

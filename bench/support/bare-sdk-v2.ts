@@ -1,0 +1,91 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { connection, listJiraProjects, type JiraSite } from './bare-sdk.js';
+import { serveCommands, startChild, startChildMain, type Child } from './child.js';
+
+/**
+ * The SDK's ceiling for per-request serving (B2's baseline): SDK v2 `createMcpHandler` with a
+ * fresh `McpServer` per request, wrapped with `toNodeHandler` on plain `node:http`, no
+ * authentication and no database — how the PM MCP server serves `/mcp`, minus everything of its
+ * own. It answers 2026-07-28 requests and, through the handler's stateless fallback, 2025-era
+ * ones. The two tools answer what the v1 reference (`bare-sdk.ts`) answers.
+ */
+
+function createBareServer(jira: () => JiraSite | undefined): McpServer {
+  const server = new McpServer(
+    { name: 'bare-sdk-v2', version: '1.0.0' },
+    { capabilities: { tools: {} } },
+  );
+  server.registerTool(
+    'list_providers',
+    { title: 'List my PM connections', annotations: { readOnlyHint: true } },
+    () => ({
+      content: [
+        {
+          type: 'text',
+          text: `${connection.name} (${connection.provider_type}) ${connection.base_url} — active`,
+        },
+      ],
+      structuredContent: { providers: [connection] },
+    }),
+  );
+  server.registerTool(
+    'list_projects',
+    { title: 'List my projects', annotations: { readOnlyHint: true } },
+    async () => {
+      const site = jira();
+      if (!site) throw new Error('no Jira site set');
+      const projects = await listJiraProjects(site);
+      return {
+        content: [
+          {
+            type: 'text',
+            text: projects.map((p) => `• ${p.id} — ${p.name}  [${p.connection_name}]`).join('\n'),
+          },
+        ],
+        structuredContent: { projects },
+      };
+    },
+  );
+  return server;
+}
+
+export type BareSdkV2Commands = { setJira: (site: JiraSite) => void };
+export type BareSdkV2Server = Child<BareSdkV2Commands, { url: string }>;
+
+export function startBareSdkV2Server(): Promise<BareSdkV2Server> {
+  return startChild<BareSdkV2Commands, { url: string }>(fileURLToPath(import.meta.url), {
+    env: { BENCH_BARE_SDK_V2: '1' },
+  });
+}
+
+if (process.env.BENCH_BARE_SDK_V2 === '1' && process.send) {
+  startChildMain(async () => {
+    let jira: JiraSite | undefined;
+    const serveMcp = toNodeHandler(createMcpHandler(() => createBareServer(() => jira)));
+    const server: Server = createServer({ keepAlive: true }, (req, res) => {
+      if (req.url !== '/mcp') {
+        res.writeHead(404).end();
+        return;
+      }
+      void serveMcp(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const commands: BareSdkV2Commands = {
+      setJira: (site) => {
+        jira = site;
+      },
+    };
+    await serveCommands(commands, {
+      ready: { url: `http://127.0.0.1:${port}` },
+      cleanup: async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    });
+  });
+}
