@@ -94,6 +94,26 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
   };
   const projectDir = (dir: string | undefined): { projectDir?: string } =>
     dir === undefined ? {} : { projectDir: path.resolve(deps.cwd, dir) };
+  /**
+   * Keys found in plain text in an editor's file (issue: a backup must never keep one): the
+   * signed-in account's are revoked, this machine's is rotated; others are only named.
+   */
+  const revokeExposedKeys = async (prefixes: readonly string[]): Promise<void> => {
+    const c = coreOf();
+    const keys = await c.listKeys();
+    for (const prefix of prefixes) {
+      const key = keys.find((candidate) => candidate.keyPrefix === prefix && candidate.isActive);
+      if (!key) {
+        note(`${prefix}… is not an active key of your account here: revoke it where it was made.`);
+      } else if (key.isThisMachine) {
+        await c.rotateKey();
+        out(`Rotated this machine's key (${prefix}… is revoked; the proxy uses the new one).`);
+      } else {
+        await c.revokeKey(key.id);
+        out(`Revoked ${prefix}… "${key.name}".`);
+      }
+    }
+  };
   const printChange = (verb: string, change: ClientChange): void => {
     if (change.copyText === undefined) {
       out(
@@ -333,19 +353,33 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
     .argument('<client>', clientIds.join(' | '), parseClient)
     .option('--direct', 'write the server URL and the MCP key itself instead of the local proxy')
     .option('--project <dir>', "write the project's file instead of your user file")
-    .action(async (client: ClientId, opts: { direct?: boolean; project?: string }) => {
-      const change = await coreOf().configureClient(client, {
-        direct: opts.direct === true,
-        ...projectDir(opts.project),
-      });
-      printChange('Configured', change);
-      if (opts.direct !== true) {
-        const state = await coreOf().currentState();
-        if (!state.proxy.running) {
-          out('The local proxy is not running: start it with pm-mcp proxy (or run the tray app).');
+    .option(
+      '--revoke-exposed',
+      "revoke any of your keys PM MCP found in the file in plain text (this machine's is rotated)",
+    )
+    .action(
+      async (
+        client: ClientId,
+        opts: { direct?: boolean; project?: string; revokeExposed?: boolean },
+      ) => {
+        const change = await coreOf().configureClient(client, {
+          direct: opts.direct === true,
+          ...projectDir(opts.project),
+        });
+        printChange('Configured', change);
+        if (opts.revokeExposed === true && change.exposedKeyPrefixes.length > 0) {
+          await revokeExposedKeys(change.exposedKeyPrefixes);
         }
-      }
-    });
+        if (opts.direct !== true) {
+          const state = await coreOf().currentState();
+          if (!state.proxy.running) {
+            out(
+              'The local proxy is not running: start it with pm-mcp proxy (or run the tray app).',
+            );
+          }
+        }
+      },
+    );
 
   program
     .command('unconfigure')

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -7,7 +7,7 @@ import keytar from 'keytar';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { desktopErrorCatalogue } from '../../main/errors.js';
-import { registerAccount, request, type TestAccount } from '../support/http.js';
+import { createKey, registerAccount, request, type TestAccount } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
   createCliSandbox,
@@ -295,6 +295,35 @@ describe('pm-mcp end to end', { timeout: 120_000 }, () => {
     expect((await cli.run(['logout'])).code).toBe(0);
     await proxy.waitForStderr(/Signed out \(by another pm-mcp or the app\): stopping the proxy/);
     expect(await proxy.exited).toBe(0);
+  });
+
+  it('configure over a file holding a plain-text key: the backup drops it, --revoke-exposed revokes it', async () => {
+    const cli = sandbox();
+    const account = await registerAccount(server.url);
+    await login(cli, account);
+    // An older setup pasted a key of this account straight into Cursor's file.
+    const pasted = await createKey(server.url, account, { name: 'pasted into Cursor' });
+    const cursorDir = path.join(cli.home, '.cursor');
+    mkdirSync(cursorDir, { recursive: true });
+    writeFileSync(
+      path.join(cursorDir, 'mcp.json'),
+      JSON.stringify({
+        mcpServers: {
+          'pm-server': { url: `${server.url}/mcp`, headers: { 'X-MCP-API-Key': pasted.api_key } },
+        },
+      }),
+    );
+    const configured = await cli.run(['configure', 'cursor', '--revoke-exposed']);
+    expect(configured.code).toBe(0);
+    expect(configured.stdout).toContain(`Revoked ${pasted.key_prefix}… "pasted into Cursor"`);
+    expect(configured.stdout + configured.stderr).not.toContain(pasted.api_key);
+    for (const file of readdirSync(cursorDir)) {
+      expect(readFileSync(path.join(cursorDir, file), 'utf8')).not.toContain(pasted.api_key);
+    }
+    const me = await request(server.url, 'GET', '/api/users/me', {
+      headers: { 'x-mcp-api-key': pasted.api_key },
+    });
+    expect(me.status).toBe(401);
   });
 
   it('pm-mcp bridge speaks MCP over stdio to the proxy (Claude Desktop)', async () => {
