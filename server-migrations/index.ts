@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as initial from './0001_initial.js';
 import * as hashLegacyKeys from './0002_hash_legacy_keys.js';
 import * as cluster from './0004_cluster.js';
+import * as oauth from './0005_oauth.js';
 
 export { hashLegacyPlaintextKeys } from './legacy-keys.js';
 
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_hash_legacy_keys': hashLegacyKeys,
   '0004_cluster': cluster,
+  '0005_oauth': oauth,
 };

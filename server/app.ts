@@ -31,6 +31,14 @@ import { SseStreams, type SseStreamLimits } from './mcp/sse-streams.js';
 import { registerServerTools } from './mcp/server-tools.js';
 import { createAccountServices, providerHttpOptions } from './services.js';
 import { meRoutes } from './users/routes.js';
+import { GrantService } from './oauth/grants.js';
+import {
+  createOAuthServer,
+  grantRoutes,
+  mcpAuthenticated,
+  oauthErrorHandler,
+  type OAuthServer,
+} from './oauth/oauth-http.js';
 import { version } from './version.js';
 
 export interface ServerAppOptions {
@@ -59,6 +67,8 @@ export interface ServerAppOptions {
   providerHttp?: Omit<ProviderHttpOptions, 'allowedHosts'>;
   /** Per-provider timeout of fan-out tool calls. */
   providerTimeoutMs?: number;
+  /** Lifetime of OAuth access tokens for `/mcp` (default one hour; tests shorten it). */
+  oauthAccessTokenTtlSeconds?: number;
   now?: () => Date;
 }
 
@@ -76,6 +86,10 @@ export interface ServerApp {
   /** This process among the instances sharing the database (logs, `pg_stat_activity`). */
   readonly instanceId: string;
   readonly http: Express;
+  /** The users' OAuth grants to MCP clients (listed and revoked like keys). */
+  readonly grants: GrantService;
+  /** The authorization server and `/mcp` as its protected resource, when OAuth is on. */
+  readonly oauth: OAuthServer | null;
   /** Applies migrations, then listens on the configured host and port. */
   start(): Promise<{ url: string }>;
   /**
@@ -128,6 +142,22 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     now,
   });
   const providerHttp = providerHttpOptions(config, options.providerHttp);
+  const grants = new GrantService(db, now);
+  const oauth =
+    config.oauth.enabled && config.oauth.publicUrl
+      ? createOAuthServer({
+          publicUrl: config.oauth.publicUrl,
+          db,
+          secretKey: config.secretKey,
+          accounts,
+          grants,
+          logger,
+          now,
+          accessTokenTtlSeconds: options.oauthAccessTokenTtlSeconds ?? 3600,
+          refreshTokenTtlDays: config.refreshTokenTtlDays,
+          login: { passwordLogin: config.oauth.passwordLogin, ssoName: null },
+        })
+      : null;
   const createMcpServer = (principal: Principal): McpServer => {
     const server = new McpServer({ name: 'pm-mcp', version }, { capabilities: { tools: {} } });
     registerServerTools(server, {
@@ -205,7 +235,14 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     });
     next();
   });
-  app.use(originGuard(config.allowedOrigins));
+  // The login and consent forms post from the server's own origin.
+  app.use(
+    originGuard(
+      config.oauth.publicUrl
+        ? [...config.allowedOrigins, new URL(config.oauth.publicUrl).origin]
+        : config.allowedOrigins,
+    ),
+  );
   app.get('/health', async (_req, res) => {
     try {
       await database.ping();
@@ -247,8 +284,11 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   app.use('/api/auth', json, authRoutes(accounts, { allowRegistration: config.allowRegistration }));
   app.use('/api/users/me/mcp-keys', requireAuth, json, keyRoutes(keys));
   app.use('/api/users/me/providers', requireAuth, json, providerRoutes(connections));
+  app.use('/api/users/me/grants', requireAuth, grantRoutes(grants));
   app.use('/api/users/me', requireAuth, meRoutes(db));
-  app.use(['/mcp', '/sse'], requireAuth);
+  if (oauth) app.use(oauth.router);
+  app.use('/mcp', mcpAuthenticated(authenticator, oauth?.resource ?? null));
+  app.use('/sse', requireAuth);
   app.use('/messages', authenticatedIfPresented(authenticator), json);
   app.use(
     mcpRoutes({
@@ -261,6 +301,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found', message: 'No such endpoint' });
   });
+  app.use(oauthErrorHandler());
   app.use(errorHandler(logger));
 
   let httpServer: Server | undefined;
@@ -278,6 +319,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     keyCache,
     instanceId,
     http: app,
+    grants,
+    oauth,
     async start() {
       const report = await migrateToLatest(db, { schema: database.schema });
       if (report.applied.length > 0)
@@ -291,6 +334,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       }
       await events.start();
       sseStreams.start();
+      oauth?.start();
       const server = app.listen(config.port, config.host);
       await once(server, 'listening');
       httpServer = server;
@@ -316,6 +360,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     },
     async stop({ drain = false } = {}) {
       if (sweep) clearInterval(sweep);
+      oauth?.stop();
       draining = true;
       const server = httpServer;
       httpServer = undefined;

@@ -115,6 +115,11 @@ export class AccountService {
    * costs what a wrong password costs. Failures are limited per account and per address.
    */
   async login(email: string, password: string, ip: string): Promise<SessionTokens> {
+    return this.#issueSession(await this.verifyLogin(email, password, ip), randomUUID());
+  }
+
+  /** `login` without the session: who the email and password belong to (the OAuth login page). */
+  async verifyLogin(email: string, password: string, ip: string): Promise<PublicUser> {
     const { db, loginLimiter } = this.#deps;
     const accountSubject = `account:${email.trim().toLowerCase()}`;
     const addressSubject = `address:${ip}`;
@@ -140,7 +145,7 @@ export class AccountService {
       throw invalidLogin();
     }
     loginLimiter.reset(accountSubject);
-    return this.#issueSession(presentUser(user), randomUUID());
+    return presentUser(user);
   }
 
   /**

@@ -9,7 +9,7 @@ import type { KeyScope } from '../keys/keys.js';
 import type { FailureLimiter } from './failure-limiter.js';
 import type { AccessTokens } from './session-tokens.js';
 
-export type AuthMethod = 'api_key' | 'user_id' | 'session';
+export type AuthMethod = 'api_key' | 'user_id' | 'session' | 'oauth';
 
 /** Who is calling: resolved on every request, on every transport. */
 export interface Principal {
@@ -17,7 +17,9 @@ export interface Principal {
   method: AuthMethod;
   /** The MCP key that authenticated the request, when one did. */
   keyId: string | null;
-  /** Session tokens and `X-User-ID` act with full (write) scope. */
+  /** The OAuth grant (`oauth_grants.id`) whose access token authenticated the request. */
+  grantId?: string;
+  /** Session tokens and `X-User-ID` act with full (write) scope; OAuth tokens by their scopes. */
   scope: KeyScope;
   /** When the key that authenticated the request expires (null: never, or not a key). */
   expiresAt?: string | null;
@@ -34,6 +36,19 @@ export interface AuthenticatorDeps {
   allowUserIdAuth: boolean;
   failures: FailureLimiter;
   now: () => Date;
+}
+
+/** Verifies OAuth access tokens for the MCP endpoint (server/oauth/resource.ts). */
+export interface OAuthTokenVerifier {
+  authenticate(token: string): Promise<Principal>;
+}
+
+export interface AuthenticateOptions {
+  /**
+   * Accept OAuth access tokens (only on the resource they are issued for, `/mcp`). Opaque tokens
+   * carry no dot, so a session JWT is still told apart.
+   */
+  oauth?: OAuthTokenVerifier;
 }
 
 function headerValue(request: IncomingMessage, name: string): string | undefined {
@@ -63,7 +78,10 @@ export class Authenticator {
     this.#deps = deps;
   }
 
-  async authenticate(request: IncomingMessage): Promise<Principal> {
+  async authenticate(
+    request: IncomingMessage,
+    options: AuthenticateOptions = {},
+  ): Promise<Principal> {
     const address = clientAddress(request);
     const retryAfter = this.#deps.failures.retryAfterSeconds(address);
     if (retryAfter > 0) {
@@ -76,7 +94,7 @@ export class Authenticator {
       );
     }
     try {
-      return await this.#resolve(request);
+      return await this.#resolve(request, options);
     } catch (error) {
       if (error instanceof AppError && error.status === 401) {
         this.#deps.failures.recordFailure(address);
@@ -90,7 +108,7 @@ export class Authenticator {
     }
   }
 
-  async #resolve(request: IncomingMessage): Promise<Principal> {
+  async #resolve(request: IncomingMessage, options: AuthenticateOptions): Promise<Principal> {
     const authorization = headerValue(request, 'authorization');
     const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
     const query = queryParameters(request);
@@ -104,6 +122,9 @@ export class Authenticator {
     const userId = headerValue(request, 'x-user-id') ?? query.get('user_id') ?? undefined;
     if (userId !== undefined) return this.#byUserId(userId.trim());
 
+    if (bearer !== undefined && options.oauth && !bearer.includes('.')) {
+      return options.oauth.authenticate(bearer);
+    }
     if (bearer !== undefined) {
       const sessionUser = await this.#deps.accessTokens.verify(bearer);
       return { userId: sessionUser, method: 'session', keyId: null, scope: 'write' };
