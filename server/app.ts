@@ -32,6 +32,7 @@ import { registerServerTools } from './mcp/server-tools.js';
 import { createAccountServices, providerHttpOptions } from './services.js';
 import { meRoutes } from './users/routes.js';
 import { GrantService } from './oauth/grants.js';
+import { SsoService } from './sso/sso.js';
 import {
   createOAuthServer,
   grantRoutes,
@@ -143,6 +144,16 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   });
   const providerHttp = providerHttpOptions(config, options.providerHttp);
   const grants = new GrantService(db, now);
+  const sso =
+    config.oauth.oidc && config.oauth.publicUrl
+      ? new SsoService({
+          config: config.oauth.oidc,
+          publicUrl: config.oauth.publicUrl,
+          db,
+          logger,
+          now,
+        })
+      : null;
   const oauth =
     config.oauth.enabled && config.oauth.publicUrl
       ? createOAuthServer({
@@ -155,7 +166,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
           now,
           accessTokenTtlSeconds: options.oauthAccessTokenTtlSeconds ?? 3600,
           refreshTokenTtlDays: config.refreshTokenTtlDays,
-          login: { passwordLogin: config.oauth.passwordLogin, ssoName: null },
+          login: { passwordLogin: config.oauth.passwordLogin, ssoName: sso?.displayName ?? null },
+          sso,
         })
       : null;
   const createMcpServer = (principal: Principal): McpServer => {
@@ -281,7 +293,14 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   });
   const json = express.json({ limit: '1mb' });
   const requireAuth = authenticated(authenticator);
-  app.use('/api/auth', json, authRoutes(accounts, { allowRegistration: config.allowRegistration }));
+  app.use(
+    '/api/auth',
+    json,
+    authRoutes(accounts, {
+      allowRegistration: config.allowRegistration,
+      passwordLogin: config.oauth.passwordLogin,
+    }),
+  );
   app.use('/api/users/me/mcp-keys', requireAuth, json, keyRoutes(keys));
   app.use('/api/users/me/providers', requireAuth, json, providerRoutes(connections));
   app.use('/api/users/me/grants', requireAuth, grantRoutes(grants));

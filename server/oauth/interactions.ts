@@ -4,6 +4,7 @@ import type { AccountService } from '../auth/accounts.js';
 import { clientAddress } from '../auth/authenticate.js';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { SsoRefusal, type SsoService } from '../sso/sso.js';
 import type { GrantService } from './grants.js';
 import { errorPageBody, escapeHtml, sendPage } from './pages.js';
 
@@ -21,6 +22,8 @@ export interface InteractionDeps {
   logger: Logger;
   login: LoginOptions;
   desktopClientId: string;
+  /** Sign-in through the OpenID Connect provider, when configured. */
+  sso: SsoService | null;
 }
 
 const scopeDescriptions: Record<string, string> = {
@@ -153,6 +156,54 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         loginForm(interaction.uid, deps.login, error.message, email),
       );
     }
+  });
+
+  router.get('/:uid/sso', async (req, res) => {
+    const interaction = await details(req, res);
+    if (!interaction) return;
+    if (!deps.sso) {
+      sendPage(
+        res,
+        404,
+        'Not available',
+        errorPageBody('invalid_request', 'Single sign-on is not configured.'),
+      );
+      return;
+    }
+    try {
+      await deps.sso.start(res, interaction.uid);
+    } catch (error) {
+      if (!(error instanceof SsoRefusal)) throw error;
+      logger.warn({ err: error.cause }, 'SSO unavailable');
+      sendPage(
+        res,
+        502,
+        'Sign in to PM MCP',
+        loginForm(interaction.uid, deps.login, error.message),
+      );
+    }
+  });
+
+  router.get('/:uid/sso-complete', async (req, res) => {
+    const interaction = await details(req, res);
+    if (!interaction || !deps.sso) return;
+    const ticket = typeof req.query.ticket === 'string' ? req.query.ticket : '';
+    const userId = ticket ? await deps.sso.redeem(interaction.uid, ticket) : undefined;
+    if (!userId) {
+      sendPage(
+        res,
+        400,
+        'Sign in to PM MCP',
+        loginForm(interaction.uid, deps.login, 'This sign-in has expired; try again.'),
+      );
+      return;
+    }
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: userId, amr: ['sso'] } },
+      { mergeWithLastSubmission: false },
+    );
   });
 
   router.post('/:uid/consent', form, async (req, res) => {

@@ -6,11 +6,12 @@ import type { Db } from '../db/database.js';
 import { AppError, isAppError } from '../errors.js';
 import { pathId, presentsCredential, principalOf, requireSession } from '../http/http.js';
 import type { Logger } from '../log.js';
+import { SsoRefusal, type SsoService } from '../sso/sso.js';
 import { purgeExpired } from './adapter.js';
 import { createAuthorizationServer } from './authorization-server.js';
 import type { GrantService } from './grants.js';
 import { interactionRoutes, type LoginOptions } from './interactions.js';
-import { stylesheet, stylesheetPath } from './pages.js';
+import { errorPageBody, sendPage, stylesheet, stylesheetPath } from './pages.js';
 import { ProtectedResource } from './resource.js';
 
 /** The first-party native client (the desktop app, `pm-mcp login --web`). */
@@ -27,6 +28,7 @@ export interface OAuthServerOptions {
   accessTokenTtlSeconds: number;
   refreshTokenTtlDays: number;
   login: LoginOptions;
+  sso: SsoService | null;
 }
 
 export interface OAuthServer {
@@ -91,8 +93,26 @@ export function createOAuthServer(options: OAuthServerOptions): OAuthServer {
       logger,
       login: options.login,
       desktopClientId,
+      sso: options.sso,
     }),
   );
+  const { sso } = options;
+  if (sso) {
+    // The identity provider's redirect: verified, then back to the interaction it belongs to
+    // (whose cookie is scoped to its own path) with a one-time ticket.
+    router.get('/oauth/sso/callback', async (req, res) => {
+      try {
+        const { uid, ticket } = await sso.callback(req, res);
+        res.redirect(
+          303,
+          `/oauth/interaction/${encodeURIComponent(uid)}/sso-complete?ticket=${ticket}`,
+        );
+      } catch (error) {
+        if (!(error instanceof SsoRefusal)) throw error;
+        sendPage(res, 403, 'Sign-in refused', errorPageBody(error.code, error.message));
+      }
+    });
+  }
   router.post(`/oauth/register`, (req, _res, next) => {
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > maxRegistrationBytes) {
