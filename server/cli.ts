@@ -1,6 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { openAdmin, type AdminOperations } from './admin.js';
-import { createServerApp } from './app.js';
 import { loadConfig, type ServerConfig } from './config.js';
 import { isDatabaseUnavailableError } from './db/database.js';
 
@@ -34,6 +33,8 @@ async function withAdmin<T>(
 }
 
 async function serve(config: ServerConfig): Promise<void> {
+  // Loaded only to serve: the admin commands start faster without the HTTP stack and OAuth.
+  const { createServerApp } = await import('./app.js');
   const app = createServerApp(config);
   await app.start();
   let stopping = false;
