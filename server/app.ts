@@ -44,6 +44,15 @@ import { SseStreams, type SseStreamLimits } from './mcp/sse-streams.js';
 import { registerServerTools } from './mcp/server-tools.js';
 import { createAccountServices, providerHttpOptions } from './services.js';
 import { meRoutes } from './users/routes.js';
+import { GrantService } from './oauth/grants.js';
+import { SsoService } from './sso/sso.js';
+import {
+  createOAuthServer,
+  grantRoutes,
+  mcpAuthenticated,
+  oauthErrorHandler,
+  type OAuthServer,
+} from './oauth/oauth-http.js';
 import { version } from './version.js';
 
 export interface ServerAppOptions {
@@ -76,6 +85,8 @@ export interface ServerAppOptions {
   providerHttp?: Omit<ProviderHttpOptions, 'allowedHosts'>;
   /** Per-provider timeout of fan-out tool calls. */
   providerTimeoutMs?: number;
+  /** Lifetime of OAuth access tokens for `/mcp` (default one hour; tests shorten it). */
+  oauthAccessTokenTtlSeconds?: number;
   now?: () => Date;
 }
 
@@ -94,6 +105,10 @@ export interface ServerApp {
   readonly instanceId: string;
   readonly passwordHashing: PasswordHashGate;
   readonly http: Express;
+  /** The users' OAuth grants to MCP clients (listed and revoked like keys). */
+  readonly grants: GrantService;
+  /** The authorization server and `/mcp` as its protected resource, when OAuth is on. */
+  readonly oauth: OAuthServer | null;
   /** Applies migrations, then listens on the configured host and port. */
   start(): Promise<{ url: string }>;
   /**
@@ -155,6 +170,33 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   });
   const providerHttp = providerHttpOptions(config, options.providerHttp);
   const providerClients = new ProviderClientCache({ httpOptions: providerHttp });
+  const grants = new GrantService(db, now);
+  const sso =
+    config.oauth.oidc && config.oauth.publicUrl
+      ? new SsoService({
+          config: config.oauth.oidc,
+          publicUrl: config.oauth.publicUrl,
+          db,
+          logger,
+          now,
+        })
+      : null;
+  const oauth =
+    config.oauth.enabled && config.oauth.publicUrl
+      ? createOAuthServer({
+          publicUrl: config.oauth.publicUrl,
+          db,
+          secretKey: config.secretKey,
+          accounts,
+          grants,
+          logger,
+          now,
+          accessTokenTtlSeconds: options.oauthAccessTokenTtlSeconds ?? 3600,
+          refreshTokenTtlDays: config.refreshTokenTtlDays,
+          login: { passwordLogin: config.oauth.passwordLogin, ssoName: sso?.displayName ?? null },
+          sso,
+        })
+      : null;
   const createMcpServer = (principal: Principal): McpServer => {
     const server = new McpServer({ name: 'pm-mcp', version }, { capabilities: { tools: {} } });
     registerServerTools(server, {
@@ -279,11 +321,21 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   const json = express.json({ limit: '1mb' });
   const requireAuth = authenticated(authenticator);
   app.use('/api', refuseQueryKeys());
-  app.use('/api/auth', json, authRoutes(accounts, { allowRegistration: config.allowRegistration }));
+  app.use(
+    '/api/auth',
+    json,
+    authRoutes(accounts, {
+      allowRegistration: config.allowRegistration,
+      passwordLogin: config.oauth.passwordLogin,
+    }),
+  );
   app.use('/api/users/me/mcp-keys', requireAuth, json, keyRoutes(keys));
   app.use('/api/users/me/providers', requireAuth, json, providerRoutes(connections));
+  app.use('/api/users/me/grants', requireAuth, grantRoutes(grants));
   app.use('/api/users/me', requireAuth, meRoutes(db));
-  app.use(['/mcp', '/sse'], requireAuth);
+  if (oauth) app.use(oauth.router);
+  app.use('/mcp', mcpAuthenticated(authenticator, oauth?.resource ?? null));
+  app.use('/sse', requireAuth);
   app.use('/messages', authenticatedIfPresented(authenticator), json);
   app.use(
     mcpRoutes({
@@ -296,6 +348,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found', message: 'No such endpoint' });
   });
+  app.use(oauthErrorHandler());
   app.use(errorHandler(logger));
 
   let httpServer: Server | undefined;
@@ -314,6 +367,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     instanceId,
     passwordHashing,
     http: app,
+    grants,
+    oauth,
     async start() {
       const report = await migrateToLatest(db, { schema: database.schema });
       if (report.applied.length > 0)
@@ -332,6 +387,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
           `HOST=${config.host} without PM_MCP_PUBLIC_URL: any Host header is accepted. Set PM_MCP_PUBLIC_URL to the server's external URL so that only its host is (DNS-rebinding protection).`,
         );
       }
+      oauth?.start();
       const server = app.listen(config.port, config.host);
       await once(server, 'listening');
       httpServer = server;
@@ -363,6 +419,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     },
     async stop({ drain = false } = {}) {
       if (sweep) clearInterval(sweep);
+      oauth?.stop();
       draining = true;
       const server = httpServer;
       httpServer = undefined;

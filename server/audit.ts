@@ -11,7 +11,8 @@ export type AuditEvent =
   | 'auth.failed'
   | 'refresh_token.reused'
   | 'provider.created'
-  | 'provider.deleted';
+  | 'provider.deleted'
+  | 'user.sso_linked';
 
 export interface AuditEntry {
   event: AuditEvent;

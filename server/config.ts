@@ -42,6 +42,8 @@ export interface ServerConfig {
    * base URL may reach although loopback, private or link-local (refused otherwise).
    */
   readonly providerAllowedHosts: readonly string[];
+  /** OAuth for MCP clients, SSO, password sign-in (SPEC §3.10): the block at the end. */
+  readonly oauth: OAuthConfig;
 }
 
 export type DatabaseTarget =
@@ -257,5 +259,117 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     accessTokenTtlSeconds: values.PM_MCP_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: values.PM_MCP_REFRESH_TOKEN_TTL_DAYS,
     providerAllowedHosts: values.PM_MCP_PROVIDER_ALLOWED_HOSTS,
+    oauth: loadOAuthConfig(present),
   });
+}
+
+// ---- OAuth and SSO (SPEC §3.10) ----
+
+export interface OidcConfig {
+  /** The identity provider's issuer URL (discovery at `<issuer>/.well-known/openid-configuration`). */
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Never logged. */
+  readonly clientSecret: string;
+  /** Lower-case email domains allowed to sign in; empty: any verified email. */
+  readonly allowedDomains: readonly string[];
+}
+
+export interface OAuthConfig {
+  /** `PM_MCP_PUBLIC_URL` without a trailing slash (the issuer, links in pages); null when unset. */
+  readonly publicUrl: string | null;
+  /** The authorization server and OAuth on `/mcp`: on when the public URL is set, unless `PM_MCP_OAUTH=false`. */
+  readonly enabled: boolean;
+  /** `PM_MCP_PASSWORD_LOGIN` (default true): passwords accepted at sign-in. */
+  readonly passwordLogin: boolean;
+  readonly oidc: OidcConfig | null;
+}
+
+const httpUrl = (variable: string) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          const url = new URL(value);
+          return (
+            (url.protocol === 'https:' || url.protocol === 'http:') && !url.search && !url.hash
+          );
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be an http(s) URL without query or fragment (${variable})` },
+    )
+    .transform((value) => value.replace(/\/+$/, ''));
+
+const oauthEnvSchema = z.object({
+  PM_MCP_PUBLIC_URL: httpUrl('PM_MCP_PUBLIC_URL').optional(),
+  PM_MCP_OAUTH: booleanFlag.optional(),
+  PM_MCP_PASSWORD_LOGIN: booleanFlag.default(true),
+  PM_MCP_OIDC_ISSUER: httpUrl('PM_MCP_OIDC_ISSUER').optional(),
+  PM_MCP_OIDC_CLIENT_ID: z.string().trim().min(1).max(500).optional(),
+  PM_MCP_OIDC_CLIENT_SECRET: z.string().trim().min(1).max(2000).optional(),
+  PM_MCP_OIDC_ALLOWED_DOMAINS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((domain) => domain.trim().toLowerCase().replace(/^@/, ''))
+        .filter((domain) => domain !== ''),
+    )
+    .pipe(
+      z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, { message: 'must list email domains' })),
+    )
+    .default([]),
+});
+
+function loadOAuthConfig(present: Record<string, string | undefined>): OAuthConfig {
+  const parsed = oauthEnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(String(issue?.path[0] ?? 'environment'), issue?.message ?? 'is invalid');
+  }
+  const values = parsed.data;
+  const publicUrl = values.PM_MCP_PUBLIC_URL ?? null;
+  const enabled = values.PM_MCP_OAUTH ?? publicUrl !== null;
+  if (enabled && publicUrl === null) {
+    throw new ConfigError(
+      'PM_MCP_OAUTH',
+      'needs PM_MCP_PUBLIC_URL (the OAuth issuer must be a stable URL)',
+    );
+  }
+  const oidcParts = [
+    ['PM_MCP_OIDC_ISSUER', values.PM_MCP_OIDC_ISSUER],
+    ['PM_MCP_OIDC_CLIENT_ID', values.PM_MCP_OIDC_CLIENT_ID],
+    ['PM_MCP_OIDC_CLIENT_SECRET', values.PM_MCP_OIDC_CLIENT_SECRET],
+  ] as const;
+  const missing = oidcParts.find(([, value]) => value === undefined);
+  const anySet = oidcParts.some(([, value]) => value !== undefined);
+  if (anySet && missing) {
+    throw new ConfigError(missing[0], 'is required when any PM_MCP_OIDC_* variable is set');
+  }
+  if (anySet && !enabled) {
+    throw new ConfigError('PM_MCP_OIDC_ISSUER', 'needs OAuth on (set PM_MCP_PUBLIC_URL)');
+  }
+  const oidc: OidcConfig | null =
+    anySet &&
+    values.PM_MCP_OIDC_ISSUER &&
+    values.PM_MCP_OIDC_CLIENT_ID &&
+    values.PM_MCP_OIDC_CLIENT_SECRET
+      ? Object.freeze({
+          issuer: values.PM_MCP_OIDC_ISSUER,
+          clientId: values.PM_MCP_OIDC_CLIENT_ID,
+          clientSecret: values.PM_MCP_OIDC_CLIENT_SECRET,
+          allowedDomains: Object.freeze(values.PM_MCP_OIDC_ALLOWED_DOMAINS),
+        })
+      : null;
+  if (!values.PM_MCP_PASSWORD_LOGIN && oidc === null) {
+    throw new ConfigError(
+      'PM_MCP_PASSWORD_LOGIN',
+      'cannot be false without PM_MCP_OIDC_* (nobody could sign in)',
+    );
+  }
+  return Object.freeze({ publicUrl, enabled, passwordLogin: values.PM_MCP_PASSWORD_LOGIN, oidc });
 }

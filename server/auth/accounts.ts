@@ -152,6 +152,11 @@ export class AccountService {
    * the limit; a successful sign-in gives its reservation back.
    */
   async login(email: string, password: string, ip: string): Promise<SessionTokens> {
+    return this.#issueSession(await this.verifyLogin(email, password, ip), randomUUID());
+  }
+
+  /** `login` without the session: who the email and password belong to (the OAuth login page). */
+  async verifyLogin(email: string, password: string, ip: string): Promise<PublicUser> {
     const { db, loginLimiter } = this.#deps;
     const accountSubject = `account:${email.trim().toLowerCase()}`;
     const addressSubject = `address:${ip}`;
@@ -181,7 +186,7 @@ export class AccountService {
     }
     await loginLimiter.reset([accountSubject]);
     await loginLimiter.uncount([addressSubject]);
-    return this.#issueSession(presentUser(user), randomUUID());
+    return presentUser(user);
   }
 
   /**

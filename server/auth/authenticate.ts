@@ -9,7 +9,7 @@ import type { KeyScope } from '../keys/keys.js';
 import type { AttemptLimiter } from './failure-limiter.js';
 import { invalidAccessToken, type AccessTokens } from './session-tokens.js';
 
-export type AuthMethod = 'api_key' | 'user_id' | 'session';
+export type AuthMethod = 'api_key' | 'user_id' | 'session' | 'oauth';
 
 /** Who is calling: resolved on every request, on every transport. */
 export interface Principal {
@@ -17,7 +17,9 @@ export interface Principal {
   method: AuthMethod;
   /** The MCP key that authenticated the request, when one did. */
   keyId: string | null;
-  /** Session tokens and `X-User-ID` act with full (write) scope. */
+  /** The OAuth grant (`oauth_grants.id`) whose access token authenticated the request. */
+  grantId?: string;
+  /** Session tokens and `X-User-ID` act with full (write) scope; OAuth tokens by their scopes. */
   scope: KeyScope;
   /** When the key that authenticated the request expires (null: never, or not a key). */
   expiresAt?: string | null;
@@ -35,6 +37,19 @@ export interface AuthenticatorDeps {
   /** Failed authentications per client address and per key prefix. */
   failures: AttemptLimiter;
   now: () => Date;
+}
+
+/** Verifies OAuth access tokens for the MCP endpoint (server/oauth/resource.ts). */
+export interface OAuthTokenVerifier {
+  authenticate(token: string): Promise<Principal>;
+}
+
+export interface AuthenticateOptions {
+  /**
+   * Accept OAuth access tokens (only on the resource they are issued for, `/mcp`). Opaque tokens
+   * carry no dot, so a session JWT is still told apart.
+   */
+  oauth?: OAuthTokenVerifier;
 }
 
 function headerValue(request: IncomingMessage, name: string): string | undefined {
@@ -81,9 +96,12 @@ export class Authenticator {
     this.#deps = deps;
   }
 
-  async authenticate(request: IncomingMessage & { ip?: string | undefined }): Promise<Principal> {
+  async authenticate(
+    request: IncomingMessage & { ip?: string | undefined },
+    options: AuthenticateOptions = {},
+  ): Promise<Principal> {
     try {
-      return await this.#resolve(request);
+      return await this.#resolve(request, options);
     } catch (error) {
       if (!(error instanceof AppError && error.status === 401)) throw error;
       const address = clientAddress(request);
@@ -109,7 +127,7 @@ export class Authenticator {
     }
   }
 
-  async #resolve(request: IncomingMessage): Promise<Principal> {
+  async #resolve(request: IncomingMessage, options: AuthenticateOptions): Promise<Principal> {
     const authorization = headerValue(request, 'authorization');
     const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
     const query = queryParameters(request);
@@ -123,6 +141,9 @@ export class Authenticator {
     const userId = headerValue(request, 'x-user-id') ?? query.get('user_id') ?? undefined;
     if (userId !== undefined) return this.#byUserId(userId.trim());
 
+    if (bearer !== undefined && options.oauth && !bearer.includes('.')) {
+      return options.oauth.authenticate(bearer);
+    }
     if (bearer !== undefined) return this.#bySession(bearer);
     if (authorization !== undefined) {
       throw new AppError('unauthorized', 'Unsupported Authorization scheme; use Bearer', {

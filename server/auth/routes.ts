@@ -26,11 +26,20 @@ const refreshBody = z.object({ refresh_token: z.string().min(1).max(512) });
 
 export function authRoutes(
   accounts: AccountService,
-  options: { allowRegistration: boolean },
+  options: { allowRegistration: boolean; passwordLogin?: boolean },
 ): Router {
   const router = Router();
+  const refuseWithoutPasswords = () => {
+    if (options.passwordLogin === false) {
+      throw new AppError(
+        'forbidden',
+        'Passwords are turned off on this server; sign in through the browser',
+      );
+    }
+  };
 
   router.post('/register', async (req, res) => {
+    refuseWithoutPasswords();
     if (!options.allowRegistration) {
       throw new AppError(
         'registration_disabled',
@@ -42,6 +51,7 @@ export function authRoutes(
   });
 
   router.post('/login', async (req, res) => {
+    refuseWithoutPasswords();
     const body = parseBody(loginBody, req.body);
     res.json(await accounts.login(body.email, body.password, clientAddress(req)));
   });

@@ -89,6 +89,42 @@ export interface McpSseMessagesTable {
   created_at: Timestamp;
 }
 
+/** What the OAuth authorization server persists, by kind and id (0005_oauth). */
+export interface OAuthStoreTable {
+  kind: string;
+  id: string;
+  payload: string;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: NullableTimestamp;
+  consumed_at: NullableTimestamp;
+}
+
+/** A grant a user gave an MCP client: listed and revoked like a key (0005_oauth). */
+export interface OAuthGrantsTable {
+  id: string;
+  grant_id: string;
+  user_id: string;
+  client_id: string;
+  client_name: string;
+  scope: string;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+/** An account at an OpenID Connect provider linked to a user (0005_oauth). */
+export interface UserIdentitiesTable {
+  id: string;
+  user_id: string;
+  issuer: string;
+  subject: string;
+  email: string;
+  created_at: Timestamp;
+  last_login_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   user_mcp_api_keys: UserMcpApiKeysTable;
@@ -97,6 +133,9 @@ export interface Database {
   audit_log: AuditLogTable;
   mcp_sse_streams: McpSseStreamsTable;
   mcp_sse_messages: McpSseMessagesTable;
+  oauth_store: OAuthStoreTable;
+  oauth_grants: OAuthGrantsTable;
+  user_identities: UserIdentitiesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -133,8 +133,11 @@ describe('migrations', () => {
       'audit_log',
       'mcp_sse_messages',
       'mcp_sse_streams',
+      'oauth_grants',
+      'oauth_store',
       'pm_provider_connections',
       'refresh_tokens',
+      'user_identities',
       'user_mcp_api_keys',
       'users',
     ]);

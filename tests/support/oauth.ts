@@ -1,0 +1,150 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  OAuthClientMetadata,
+  OAuthClientProvider,
+  StoredOAuthClientInformation,
+  StoredOAuthTokens,
+} from '@modelcontextprotocol/client';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort } from './cluster.js';
+import { startTestServer, type TestServer, type TestServerOptions } from './server.js';
+
+export const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+}
+
+/** The real server with OAuth on: its public URL is its own loopback address (a port chosen first). */
+export async function startOAuthTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const port = await freePort();
+  return startTestServer({
+    ...options,
+    env: { PORT: String(port), PM_MCP_PUBLIC_URL: `http://127.0.0.1:${port}`, ...options.env },
+  });
+}
+
+/** A loopback redirect URI (RFC 8252) that hands each authorization response to the test. */
+export interface CallbackReceiver {
+  readonly redirectUrl: string;
+  /** The next authorization response's query parameters. */
+  next(): Promise<URLSearchParams>;
+  close(): Promise<void>;
+}
+
+export async function startCallbackReceiver(): Promise<CallbackReceiver> {
+  const waiting: ((params: URLSearchParams) => void)[] = [];
+  const received: URLSearchParams[] = [];
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // Browsers also ask for /favicon.ico; only the redirect URI carries a response.
+    if (url.pathname !== '/callback') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('You can close this window.');
+    const resolve = waiting.shift();
+    if (resolve) resolve(url.searchParams);
+    else received.push(url.searchParams);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    redirectUrl: `http://127.0.0.1:${port}/callback`,
+    next() {
+      const ready = received.shift();
+      if (ready) return Promise.resolve(ready);
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Signs in on the server's login page and allows access on its consent page, as a person would. */
+export async function approveInBrowser(
+  page: Page,
+  authorizationUrl: string,
+  credentials: { email: string; password: string } | null,
+): Promise<void> {
+  await page.goto(authorizationUrl);
+  if (credentials) {
+    await page.getByLabel('Email').fill(credentials.email);
+    await page.getByLabel('Password').fill(credentials.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+  await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+  await page.getByRole('button', { name: 'Allow' }).click();
+}
+
+/**
+ * The SDK's OAuth client provider interface, implemented the way an editor would: everything in
+ * memory, and the "browser" is a callback the test supplies (headless Chromium).
+ */
+export class TestOAuthClientProvider implements OAuthClientProvider {
+  #client: StoredOAuthClientInformation | undefined;
+  #tokens: StoredOAuthTokens | undefined;
+  #verifier = '';
+  readonly savedTokens: StoredOAuthTokens[] = [];
+  readonly authorizationUrls: URL[] = [];
+
+  constructor(
+    readonly redirectUrl: string,
+    private readonly openBrowser: (url: URL) => Promise<void>,
+    private readonly scope = 'pm:read pm:write',
+  ) {}
+
+  get clientMetadata(): OAuthClientMetadata {
+    return {
+      client_name: 'PM MCP test editor',
+      redirect_uris: [this.redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+      scope: this.scope,
+    };
+  }
+
+  clientInformation() {
+    return this.#client;
+  }
+  saveClientInformation(info: StoredOAuthClientInformation) {
+    this.#client = info;
+  }
+  tokens() {
+    return this.#tokens;
+  }
+  saveTokens(tokens: StoredOAuthTokens) {
+    this.#tokens = tokens;
+    this.savedTokens.push(tokens);
+  }
+  /** Replaces the access token (to make the next request fail and the SDK refresh). */
+  spoilAccessToken() {
+    if (this.#tokens) this.#tokens = { ...this.#tokens, access_token: 'A'.repeat(43) };
+  }
+  async redirectToAuthorization(url: URL) {
+    this.authorizationUrls.push(url);
+    await this.openBrowser(url);
+  }
+  saveCodeVerifier(verifier: string) {
+    this.#verifier = verifier;
+  }
+  codeVerifier() {
+    return this.#verifier;
+  }
+}
