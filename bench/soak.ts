@@ -702,11 +702,16 @@ const faultRuns: (() => Promise<void>)[] = [
   async () => {
     const fault = faults[3] as Fault;
     expectedExits.add(sqliteServer);
-    await sqliteServer.stop('SIGTERM');
+    const stopCode = await sqliteServer.stop('SIGTERM');
+    const stoppedAt = Date.now();
+    fault.notes.push(
+      `stopped (code ${stopCode}) in ${stoppedAt - (fault.startedAt ?? stoppedAt)} ms`,
+    );
     await sleep(2_000);
     sqliteServer = await startServerProcess(sqliteEnv, { port: sqliteServer.port });
     watchExit('sqlite instance (restarted)', sqliteServer);
     fault.endedAt = Date.now();
+    fault.notes.push(`ready again on port ${sqliteServer.port} in ${fault.endedAt - stoppedAt} ms`);
     const viaProxy = await okCallsSince(
       fault.endedAt,
       (call) => call.client.startsWith('proxy'),
@@ -717,8 +722,19 @@ const faultRuns: (() => Promise<void>)[] = [
       (call) => call.client.startsWith('bridge'),
       5,
     );
+    // What clients of this instance saw after it was back, one example per kind.
+    const afterRestart = new Map<string, string>();
+    for (const call of calls)
+      if (
+        call.at >= fault.endedAt &&
+        call.outcome !== 'ok' &&
+        /^(sqlite|proxy|bridge)/.test(call.client) &&
+        !afterRestart.has(call.kind ?? '')
+      )
+        afterRestart.set(call.kind ?? '', call.message ?? '');
     fault.notes.push(
       `proxy clients answered again: ${viaProxy}, bridge clients: ${viaBridge}; proxy reported ${proxyEvents.length} upstream failures`,
+      `failures after the restart: ${[...afterRestart].map(([kind, message]) => `${kind}: ${message.slice(0, 160)}`).join(' | ') || 'none'}`,
     );
     fault.passed = viaProxy && viaBridge && proxy.status().running;
   },
@@ -842,18 +858,25 @@ const endRss = processes();
 
 // ---------------------------------------------------------------- verdicts
 
+/**
+ * Whether a comment carries this marker and not merely one it prefixes (`…-9` is inside `…-99`:
+ * a plain `includes` counted such comments as doubled writes).
+ */
+const mentions = (text: string, marker: string): boolean =>
+  new RegExp(`${marker}(?![0-9])`).test(text);
+
 function countWrites(write: (typeof acknowledged)[number]): number {
   if (write.provider === 'jira') {
     if (write.what === 'issue')
       return jira.state.issues.filter((issue) => issue.summary === `Soak ${write.marker}`).length;
     return jira.state.issues
       .flatMap((issue) => issue.comments)
-      .filter((comment) => jiraText(comment.body).includes(write.marker)).length;
+      .filter((comment) => mentions(jiraText(comment.body), write.marker)).length;
   }
   if (write.what === 'issue')
     return openProject.state.workPackages.filter((wp) => wp.subject === `Soak ${write.marker}`)
       .length;
-  return openProject.state.activities.filter((activity) => activity.comment.includes(write.marker))
+  return openProject.state.activities.filter((activity) => mentions(activity.comment, write.marker))
     .length;
 }
 const lost = acknowledged.filter((write) => countWrites(write) === 0).map((write) => write.marker);
@@ -899,7 +922,11 @@ const checkedGrowth = Object.entries(growth).filter(
   ([name, value]) => value !== null && !restarted.has(name) && !name.startsWith('soak driver'),
 );
 const firstWindow = windows[0] as { steadyP99Ms: number | null } | undefined;
-const lastWindow = windows.at(-1) as { steadyP99Ms: number | null } | undefined;
+// The last minute that had calls outside fault windows: the trailing record, taken while the
+// clients wind down after the last fault, may hold a handful of calls or none.
+const lastWindow = (windows as { steadyP99Ms: number | null }[]).findLast(
+  (window) => window.steadyP99Ms !== null,
+);
 const p99Ratio =
   firstWindow?.steadyP99Ms && lastWindow?.steadyP99Ms
     ? lastWindow.steadyP99Ms / firstWindow.steadyP99Ms
