@@ -18,9 +18,6 @@ import pg from 'pg';
 import { configureClient, clientConfigPath } from '../main/clients/index.js';
 import { isDesktopError } from '../main/errors.js';
 import { createLoopbackProxy, generateLocalToken } from '../main/proxy/proxy.js';
-import { textOf as jiraText } from '../tests/fakes/jira-core.js';
-import { startFakeJiraCloud } from '../tests/fakes/jira-cloud.js';
-import { startFakeOpenProject } from '../tests/fakes/openproject.js';
 import {
   freePort,
   startNginx,
@@ -37,6 +34,7 @@ import {
 import { ensureServerBuild } from '../tests/support/server-build.js';
 import { percentile } from './stats.js';
 import { connectThroughBridge } from './support/soak-clients.js';
+import { startSoakFakes } from './support/soak-fakes-child.js';
 
 /**
  * `npm run soak` (`-- --minutes N`, default 10): the whole system under steady load with faults
@@ -217,33 +215,18 @@ await ensureServerBuild();
 const cluster = await startPrivateCluster();
 cleanups.push(() => cluster.remove());
 
-const jira = await startFakeJiraCloud({
-  projects: [{ key: 'WEB', name: 'Website' }],
-  issues: Array.from({ length: 5 }, (_, index) => ({
-    projectKey: 'WEB',
-    summary: `Seeded issue ${index + 1}`,
-    status: 'To Do',
-  })),
-});
-const openProject = await startFakeOpenProject({
-  projects: [{ identifier: 'web', name: 'Website' }],
-  workPackages: Array.from({ length: 5 }, (_, index) => ({
-    project: 'web',
-    subject: `Seeded work package ${index + 1}`,
-  })),
-});
-cleanups.push(
-  () => jira.stop(),
-  () => openProject.stop(),
-);
+// The fakes run in their own process (see bench/support/soak-fakes-child.ts for why).
+const fakes = await startSoakFakes();
+cleanups.push(() => fakes.stop());
+const { jira, openProject } = fakes.ready;
 const background = {
   latencyMs: 5,
   latencyJitterMs: 60,
   randomRateLimitRate: 0.02,
   randomServerErrorRate: 0.01,
 };
-jira.setBehaviour(background);
-openProject.setBehaviour(background);
+await fakes.call('setBehaviour', { provider: 'jira', changes: background });
+await fakes.call('setBehaviour', { provider: 'openproject', changes: background });
 
 const secretKey = randomBytes(32).toString('hex');
 const pgEnv = {
@@ -309,21 +292,18 @@ async function createUser(baseUrl: string, index: number): Promise<SoakUser> {
         throw new Error(`adding a connection failed: ${response.status} ${response.text}`);
     }
   };
-  const jiraUser = jira.state.users[0];
-  const opUser = openProject.state.users[0];
-  if (!jiraUser || !opUser) throw new Error('fakes without users');
   const jiraId = await add({
     provider_type: 'jira',
     name: 'Team Jira',
     base_url: jira.url,
-    email: jiraUser.email,
-    api_token: jiraUser.token,
+    email: jira.email,
+    api_token: jira.token,
   });
   const openProjectId = await add({
     provider_type: 'openproject',
     name: 'Team OpenProject',
     base_url: openProject.url,
-    api_token: opUser.token,
+    api_token: openProject.token,
   });
   return { apiKey: key.api_key, jiraId, openProjectId };
 }
@@ -542,7 +522,8 @@ function processes(): Record<string, { pid: number; rssKiB: number; fds: number 
         }
       })(),
     ],
-    ['soak driver (clients, fakes, proxy, bridges)', process.pid],
+    ['fakes (Jira, OpenProject)', fakes.pid],
+    ['soak driver (clients, proxy, bridges)', process.pid],
   ];
   const out: Record<string, { pid: number; rssKiB: number; fds: number } | null> = {};
   for (const [name, pid] of named) {
@@ -673,12 +654,15 @@ const faultRuns: (() => Promise<void>)[] = [
   },
   async () => {
     const fault = faults[2] as Fault;
-    jira.setBehaviour({ alwaysUnavailable: true });
+    await fakes.call('setBehaviour', { provider: 'jira', changes: { alwaysUnavailable: true } });
     await sleep(downMs);
-    jira.setBehaviour({ alwaysUnavailable: false, hang: true });
+    await fakes.call('setBehaviour', {
+      provider: 'jira',
+      changes: { alwaysUnavailable: false, hang: true },
+    });
     const hangStarted = Date.now();
     await sleep(hangMs);
-    jira.setBehaviour({ hang: false });
+    await fakes.call('setBehaviour', { provider: 'jira', changes: { hang: false } });
     const ended = Date.now();
     fault.endedAt = ended;
     // Calls on a Jira id started while it hung: each must end (as a tool error) within the bound.
@@ -702,11 +686,16 @@ const faultRuns: (() => Promise<void>)[] = [
   async () => {
     const fault = faults[3] as Fault;
     expectedExits.add(sqliteServer);
-    await sqliteServer.stop('SIGTERM');
+    const stopCode = await sqliteServer.stop('SIGTERM');
+    const stoppedAt = Date.now();
+    fault.notes.push(
+      `stopped (code ${stopCode}) in ${stoppedAt - (fault.startedAt ?? stoppedAt)} ms`,
+    );
     await sleep(2_000);
     sqliteServer = await startServerProcess(sqliteEnv, { port: sqliteServer.port });
     watchExit('sqlite instance (restarted)', sqliteServer);
     fault.endedAt = Date.now();
+    fault.notes.push(`ready again on port ${sqliteServer.port} in ${fault.endedAt - stoppedAt} ms`);
     const viaProxy = await okCallsSince(
       fault.endedAt,
       (call) => call.client.startsWith('proxy'),
@@ -717,8 +706,19 @@ const faultRuns: (() => Promise<void>)[] = [
       (call) => call.client.startsWith('bridge'),
       5,
     );
+    // What clients of this instance saw after it was back, one example per kind.
+    const afterRestart = new Map<string, string>();
+    for (const call of calls)
+      if (
+        call.at >= fault.endedAt &&
+        call.outcome !== 'ok' &&
+        /^(sqlite|proxy|bridge)/.test(call.client) &&
+        !afterRestart.has(call.kind ?? '')
+      )
+        afterRestart.set(call.kind ?? '', call.message ?? '');
     fault.notes.push(
       `proxy clients answered again: ${viaProxy}, bridge clients: ${viaBridge}; proxy reported ${proxyEvents.length} upstream failures`,
+      `failures after the restart: ${[...afterRestart].map(([kind, message]) => `${kind}: ${message.slice(0, 160)}`).join(' | ') || 'none'}`,
     );
     fault.passed = viaProxy && viaBridge && proxy.status().running;
   },
@@ -842,32 +842,18 @@ const endRss = processes();
 
 // ---------------------------------------------------------------- verdicts
 
-function countWrites(write: (typeof acknowledged)[number]): number {
-  if (write.provider === 'jira') {
-    if (write.what === 'issue')
-      return jira.state.issues.filter((issue) => issue.summary === `Soak ${write.marker}`).length;
-    return jira.state.issues
-      .flatMap((issue) => issue.comments)
-      .filter((comment) => jiraText(comment.body).includes(write.marker)).length;
-  }
-  if (write.what === 'issue')
-    return openProject.state.workPackages.filter((wp) => wp.subject === `Soak ${write.marker}`)
-      .length;
-  return openProject.state.activities.filter((activity) => activity.comment.includes(write.marker))
-    .length;
-}
-const lost = acknowledged.filter((write) => countWrites(write) === 0).map((write) => write.marker);
-const doubled = acknowledged.filter((write) => countWrites(write) > 1).map((write) => write.marker);
+const writeCounts = await fakes.call('countWrites', {
+  runPrefix: `soak-${runId}-`,
+  writes: acknowledged,
+});
+const lost = acknowledged
+  .filter((_, index) => writeCounts.counts[index] === 0)
+  .map((write) => write.marker);
+const doubled = acknowledged
+  .filter((_, index) => (writeCounts.counts[index] ?? 0) > 1)
+  .map((write) => write.marker);
 // Any write in the fakes that was never acknowledged (the client saw a failure) is reported too.
-const allMarkers = new Set(acknowledged.map((write) => write.marker));
-const unacknowledgedInFakes =
-  jira.state.issues.filter(
-    (issue) =>
-      issue.summary.startsWith(`Soak soak-${runId}-`) && !allMarkers.has(issue.summary.slice(5)),
-  ).length +
-  openProject.state.workPackages.filter(
-    (wp) => wp.subject.startsWith(`Soak soak-${runId}-`) && !allMarkers.has(wp.subject.slice(5)),
-  ).length;
+const unacknowledgedInFakes = writeCounts.unacknowledged;
 
 /** Provider faults injected all run long (random 429s/503s): clear tool errors naming them. */
 const PROVIDER_FAULT_KINDS = new Set([
@@ -896,10 +882,18 @@ for (const [name, value] of Object.entries(endRss)) {
     value && before ? Math.round(((value.rssKiB - before) / before) * 1000) / 10 : null;
 }
 const checkedGrowth = Object.entries(growth).filter(
-  ([name, value]) => value !== null && !restarted.has(name) && !name.startsWith('soak driver'),
+  ([name, value]) =>
+    value !== null &&
+    !restarted.has(name) &&
+    !name.startsWith('soak driver') &&
+    !name.startsWith('fakes'),
 );
 const firstWindow = windows[0] as { steadyP99Ms: number | null } | undefined;
-const lastWindow = windows.at(-1) as { steadyP99Ms: number | null } | undefined;
+// The last minute that had calls outside fault windows: the trailing record, taken while the
+// clients wind down after the last fault, may hold a handful of calls or none.
+const lastWindow = (windows as { steadyP99Ms: number | null }[]).findLast(
+  (window) => window.steadyP99Ms !== null,
+);
 const p99Ratio =
   firstWindow?.steadyP99Ms && lastWindow?.steadyP99Ms
     ? lastWindow.steadyP99Ms / firstWindow.steadyP99Ms
