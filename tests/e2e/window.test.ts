@@ -198,7 +198,10 @@ afterAll(async () => {
 describe('the window in Chromium, with the real services behind the contract', () => {
   it('signs in (creating the account); the overview shows the user and the key prefix', async () => {
     await page.goto(bridge.url);
-    await expect.poll(() => page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
+    // The first render waits for Chromium and the bundle: on a loaded machine that takes seconds.
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'Sign in' }).isVisible(), { timeout: 30_000 })
+      .toBe(true);
     // A plain http:// address to another machine needs an explicit confirmation first.
     const submit = page.getByRole('button', { name: 'Sign in', exact: true });
     await page.getByLabel('Server URL').fill('http://pm.example.test:8080');
