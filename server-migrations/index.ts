@@ -3,6 +3,7 @@ import * as initial from './0001_initial.js';
 import * as hashLegacyKeys from './0002_hash_legacy_keys.js';
 import * as authLimits from './0003_auth_limits.js';
 import * as cluster from './0004_cluster.js';
+import * as keyPolicy from './0006_key_policy.js';
 
 export { hashLegacyPlaintextKeys } from './legacy-keys.js';
 
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0002_hash_legacy_keys': hashLegacyKeys,
   '0003_auth_limits': authLimits,
   '0004_cluster': cluster,
+  '0006_key_policy': keyPolicy,
 };

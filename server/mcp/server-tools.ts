@@ -1,12 +1,19 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { ConnectionService, UserConnection } from '../connections/connections.js';
 import type { KeyScope } from '../keys/keys.js';
+import { ProjectScope, type KeyPolicy } from '../keys/policy.js';
 import { createProviderClient, type ProviderHttpOptions } from '../providers/index.js';
 import { registerPmTools, type ToolConnection } from './tools/index.js';
 
 export interface ServerToolOptions {
   userId: string;
   scope: KeyScope;
+  /** The credential's tool and project limits (none for sessions). */
+  policy?: KeyPolicy | undefined;
+  /** `PM_MCP_TOOLS`: the tools this server offers at all (null: every tool). */
+  enabledTools?: readonly string[] | null;
+  /** `PM_MCP_READ_ONLY`: no write tool for anyone. */
+  readOnly?: boolean;
   connections: ConnectionService;
   providerHttp?: ProviderHttpOptions | undefined;
   perProviderTimeoutMs?: number | undefined;
@@ -38,8 +45,12 @@ export function registerServerTools(server: McpServer, options: ServerToolOption
       );
     },
   });
+  const projects = options.policy?.projects;
   registerPmTools(server, {
-    scope: options.scope,
+    scope: options.readOnly ? 'read' : options.scope,
+    enabledTools: options.enabledTools ?? null,
+    allowedTools: options.policy?.tools ?? null,
+    projects: projects ? new ProjectScope(projects) : null,
     ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),
     ...(options.perProviderTimeoutMs ? { perProviderTimeoutMs: options.perProviderTimeoutMs } : {}),
     connections: {
