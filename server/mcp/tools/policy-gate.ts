@@ -43,6 +43,8 @@ export type ToolRegistrar = Pick<McpServer, 'registerTool'>;
 
 const anyArguments = z.looseObject({});
 
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- the method's type, all its overloads
+type RegisterTool = ToolRegistrar['registerTool'];
 type LooseRegister = (name: string, config: object, handler: unknown) => unknown;
 
 /**
@@ -74,8 +76,7 @@ export function policyRegistrar(
       );
     }
     return register(name, config, handler);
-    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the method's type, every overload
-  }) as ToolRegistrar['registerTool'];
+  }) as RegisterTool;
   return {
     registrar: { registerTool },
     finish: () => {
