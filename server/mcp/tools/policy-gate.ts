@@ -43,7 +43,6 @@ export type ToolRegistrar = Pick<McpServer, 'registerTool'>;
 
 const anyArguments = z.looseObject({});
 
-// eslint-disable-next-line @typescript-eslint/no-deprecated -- the method's type, all its overloads
 type RegisterTool = ToolRegistrar['registerTool'];
 type LooseRegister = (name: string, config: object, handler: unknown) => unknown;
 
@@ -78,6 +77,7 @@ export function policyRegistrar(
     return register(name, config, handler);
   }) as RegisterTool;
   return {
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the method with all its overloads
     registrar: { registerTool },
     finish: () => {
       if (refused.length > 0) hideFromToolList(server, refused);
