@@ -90,7 +90,7 @@ type ListHandler = (request: unknown, ctx: unknown) => Promise<ListToolsResult>;
 /**
  * Wraps the SDK's own `tools/list` handler (so every listed definition stays exactly the SDK's)
  * and leaves these names out. `_getRequestHandler` is the SDK's protected accessor for a stored
- * handler; tests/tools/policy.test.ts fails if it ever stops working.
+ * handler; tests/server/key-policy.test.ts fails if it ever stops working.
  */
 function hideFromToolList(server: McpServer, names: readonly string[]): void {
   const protocol = server.server as unknown as {
