@@ -13,6 +13,7 @@ import type {
   KeyService,
   PublicApiKey,
 } from './keys/keys.js';
+import { unrestrictedPolicy, validatePolicy } from './keys/policy.js';
 import { createAccountServices } from './services.js';
 
 /**
@@ -56,12 +57,30 @@ export class AdminOperations {
     return user.id;
   }
 
-  createUserApiKey(
+  async createUserApiKey(
     userId: string,
     name: string,
-    options: { expiresInDays?: number | null; scope?: KeyScope } = {},
+    options: {
+      expiresInDays?: number | null;
+      scope?: KeyScope;
+      /** Tool names and project entries (server/keys/policy.ts); validated as the API does. */
+      allowedTools?: readonly string[] | null;
+      allowedProjects?: readonly string[] | null;
+    } = {},
   ): Promise<CreatedApiKey> {
-    return this.#keys.createKey(userId, { name, ...options });
+    const { allowedTools, allowedProjects, ...rest } = options;
+    const connections = allowedProjects
+      ? (await this.#connections.list(userId)).map((connection) => ({
+          id: connection.id,
+          providerType: connection.provider_type,
+        }))
+      : [];
+    const policy = validatePolicy(
+      { tools: allowedTools, projects: allowedProjects },
+      unrestrictedPolicy,
+      connections,
+    );
+    return this.#keys.createKey(userId, { name, ...rest, policy });
   }
 
   listUserKeys(userId: string): Promise<PublicApiKey[]> {
