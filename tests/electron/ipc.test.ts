@@ -21,6 +21,7 @@ const everyMethod: Record<DesktopMethod, true> = {
   signOut: true,
   listKeys: true,
   revokeKey: true,
+  setKeyLimits: true,
   rotateKey: true,
   replaceRejectedKey: true,
   configureClient: true,
