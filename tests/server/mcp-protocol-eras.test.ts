@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allToolNames } from '../../server/mcp/tools/names.js';
 import { createKey, registerAccount, type CreatedKey } from '../support/http.js';
 import { allMcpClientKinds, connectMcpClient, modernRevision } from '../support/mcp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -45,17 +46,7 @@ describe('MCP protocol eras on /mcp', () => {
     });
     try {
       const names = (await client.listTools()).tools.map((tool) => tool.name).sort();
-      expect(names).toEqual([
-        'add_comment',
-        'create_issue',
-        'get_issue',
-        'list_my_issues',
-        'list_projects',
-        'list_providers',
-        'search_issues',
-        'transition_issue',
-        'update_issue',
-      ]);
+      expect(names).toEqual([...allToolNames].sort());
     } finally {
       await client.close();
     }
