@@ -45,6 +45,36 @@ export interface KeyInfo {
   revokedAt: string | null;
   /** True for the key this machine uses. */
   isThisMachine: boolean;
+  /** The only tools this key may use; null: every tool its scope allows. */
+  allowedTools: string[] | null;
+  /** The only connections / `"<connection id>:<project key>"` it may touch; null: everything. */
+  allowedProjects: string[] | null;
+}
+
+/** The PM tools a key's limits can name (the server's list, SPEC §3.7). */
+export const pmToolNames = [
+  'list_providers',
+  'list_projects',
+  'search_issues',
+  'list_my_issues',
+  'get_issue',
+  'find_users',
+  'list_versions',
+  'create_issue',
+  'update_issue',
+  'transition_issue',
+  'add_comment',
+  'log_work',
+  'link_issues',
+] as const;
+
+/**
+ * A change to a key's limits: a list sets that limit, null lifts it, absent keeps it. The server
+ * checks the names and that every connection is the user's own.
+ */
+export interface KeyLimits {
+  allowedTools?: string[] | null;
+  allowedProjects?: string[] | null;
 }
 
 export interface RotatedKey {
@@ -167,6 +197,8 @@ export interface DesktopApi {
   signOut(): Promise<AppState>;
   listKeys(): Promise<KeyInfo[]>;
   revokeKey(id: string): Promise<KeyInfo[]>;
+  /** Changes a key's tool and project limits (needs the signed-in session); the keys after. */
+  setKeyLimits(id: string, limits: KeyLimits): Promise<KeyInfo[]>;
   /** Rotates this machine's key; the proxy uses the new key at once. */
   rotateKey(): Promise<RotatedKey>;
   /** Mints a fresh key for this machine after the old one was revoked or expired. */

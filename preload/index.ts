@@ -66,6 +66,7 @@ const api: PreloadApi = {
   signOut: method('signOut'),
   listKeys: method('listKeys'),
   revokeKey: method('revokeKey'),
+  setKeyLimits: method('setKeyLimits'),
   rotateKey: method('rotateKey'),
   replaceRejectedKey: method('replaceRejectedKey'),
   configureClient: method('configureClient'),

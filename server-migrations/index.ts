@@ -4,6 +4,7 @@ import * as hashLegacyKeys from './0002_hash_legacy_keys.js';
 import * as authLimits from './0003_auth_limits.js';
 import * as cluster from './0004_cluster.js';
 import * as oauth from './0005_oauth.js';
+import * as keyPolicy from './0006_key_policy.js';
 
 export { hashLegacyPlaintextKeys } from './legacy-keys.js';
 
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0003_auth_limits': authLimits,
   '0004_cluster': cluster,
   '0005_oauth': oauth,
+  '0006_key_policy': keyPolicy,
 };

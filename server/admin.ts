@@ -14,6 +14,7 @@ import type {
   KeyService,
   PublicApiKey,
 } from './keys/keys.js';
+import { unrestrictedPolicy, validatePolicy } from './keys/policy.js';
 import { createAccountServices } from './services.js';
 
 /**
@@ -74,12 +75,30 @@ export class AdminOperations {
     return { id: user.id, email: user.email, deleted: true };
   }
 
-  createUserApiKey(
+  async createUserApiKey(
     userId: string,
     name: string,
-    options: { expiresInDays?: number | null; scope?: KeyScope } = {},
+    options: {
+      expiresInDays?: number | null;
+      scope?: KeyScope;
+      /** Tool names and project entries (server/keys/policy.ts); validated as the API does. */
+      allowedTools?: readonly string[] | null;
+      allowedProjects?: readonly string[] | null;
+    } = {},
   ): Promise<CreatedApiKey> {
-    return this.#keys.createKey(userId, { name, ...options });
+    const { allowedTools, allowedProjects, ...rest } = options;
+    const connections = allowedProjects
+      ? (await this.#connections.list(userId)).map((connection) => ({
+          id: connection.id,
+          providerType: connection.provider_type,
+        }))
+      : [];
+    const policy = validatePolicy(
+      { tools: allowedTools, projects: allowedProjects },
+      unrestrictedPolicy,
+      connections,
+    );
+    return this.#keys.createKey(userId, { name, ...rest, policy });
   }
 
   listUserKeys(userId: string): Promise<PublicApiKey[]> {

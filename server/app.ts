@@ -202,6 +202,9 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     registerServerTools(server, {
       userId: principal.userId,
       scope: principal.scope,
+      policy: principal.policy,
+      enabledTools: config.enabledTools,
+      readOnly: config.readOnly,
       connections,
       providerHttp,
       providerClients,
@@ -228,11 +231,15 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   keys.events.on('revoked', (keyId) => {
     void sseStreams.closeByKey(keyId);
   });
+  // A stream's tools were built with the key's limits of the time: new limits need a new stream.
+  keys.events.on('changed', (keyId) => {
+    void sseStreams.closeByKey(keyId);
+  });
   events.on('event', (event) => {
     if (event.t === 'key') {
-      void closeUnusableStreams([event.id]).catch((error: unknown) =>
-        logger.warn({ err: error }, 'could not re-check a changed key'),
-      );
+      // Any announced change to a key is a revocation or new limits (last_used_at is not
+      // announced): either way its streams end, and the client reconnects under the new state.
+      void sseStreams.closeByKey(event.id);
     } else if (event.t === 'user') {
       void sseStreams.closeByUser(event.id);
     }
@@ -329,7 +336,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       passwordLogin: config.oauth.passwordLogin,
     }),
   );
-  app.use('/api/users/me/mcp-keys', requireAuth, json, keyRoutes(keys));
+  app.use('/api/users/me/mcp-keys', requireAuth, json, keyRoutes(keys, connections));
   app.use('/api/users/me/providers', requireAuth, json, providerRoutes(connections));
   app.use('/api/users/me/grants', requireAuth, grantRoutes(grants));
   app.use('/api/users/me', requireAuth, meRoutes(db));

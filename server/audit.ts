@@ -8,6 +8,7 @@ export type AuditEvent =
   | 'key.created'
   | 'key.revoked'
   | 'key.rotated'
+  | 'key.limits_changed'
   | 'auth.failed'
   | 'refresh_token.reused'
   | 'provider.created'

@@ -55,6 +55,16 @@ function parseExpiryDays(value: string): number | 'none' {
   return Number(value);
 }
 
+/** `a, b,c` → ['a', 'b', 'c']; the names themselves are checked by the operation. */
+function commaList(value: string): string[] {
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0) throw new InvalidArgumentError('a comma-separated list, not empty.');
+  return items;
+}
+
 const print = (value: unknown): void => {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 };
@@ -109,12 +119,20 @@ export function buildAdminProgram(env: Record<string, string | undefined> = proc
     .requiredOption('--name <name>')
     .option('--expires-days <n>', 'days until it expires, or "none"', parseExpiryDays)
     .option('--scope <scope>', 'read or write', 'write')
+    .option('--tools <names>', 'only these tools (comma-separated)', commaList)
+    .option(
+      '--projects <entries>',
+      'only these connections / "<connection id>:<project key>" (comma-separated)',
+      commaList,
+    )
     .action(
       async (options: {
         user: string;
         name: string;
         expiresDays?: number | 'none';
         scope: string;
+        tools?: string[];
+        projects?: string[];
       }) => {
         if (options.scope !== 'read' && options.scope !== 'write')
           throw new Error('--scope must be read or write');
@@ -122,6 +140,8 @@ export function buildAdminProgram(env: Record<string, string | undefined> = proc
         const created = await withAdmin(config, async (admin) =>
           admin.createUserApiKey(await admin.userIdOf(options.user), options.name, {
             scope,
+            ...(options.tools ? { allowedTools: options.tools } : {}),
+            ...(options.projects ? { allowedProjects: options.projects } : {}),
             ...(options.expiresDays !== undefined
               ? { expiresInDays: options.expiresDays === 'none' ? null : options.expiresDays }
               : {}),

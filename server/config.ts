@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { allToolNames } from './mcp/tools/names.js';
 import { parseAllowedHosts } from './providers/url-guard.js';
 
 /**
@@ -44,6 +45,13 @@ export interface ServerConfig {
   readonly providerAllowedHosts: readonly string[];
   /** OAuth for MCP clients, SSO, password sign-in (SPEC §3.10): the block at the end. */
   readonly oauth: OAuthConfig;
+  /**
+   * `PM_MCP_TOOLS`: the tools this server offers anyone (null: all). The others do not exist for
+   * any user; per-key limits narrow this further.
+   */
+  readonly enabledTools: readonly string[] | null;
+  /** `PM_MCP_READ_ONLY=true`: no write tool for anyone, whatever the key's scope. */
+  readonly readOnly: boolean;
 }
 
 export type DatabaseTarget =
@@ -175,6 +183,25 @@ const envSchema = z.object({
       }
     })
     .default([]),
+  PM_MCP_TOOLS: z
+    .string()
+    .transform((value, context) => {
+      const names = value
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '');
+      const unknown = names.filter((name) => !allToolNames.includes(name));
+      if (unknown.length > 0 || names.length === 0) {
+        context.addIssue({
+          code: 'custom',
+          message: `${names.length === 0 ? 'names no tool' : `names unknown tool(s) ${unknown.join(', ')}`}: use a comma-separated list of ${allToolNames.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(names)];
+    })
+    .optional(),
+  PM_MCP_READ_ONLY: booleanFlag.default(false),
 });
 
 function parseDatabaseUrl(value: string): DatabaseTarget {
@@ -260,6 +287,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     refreshTokenTtlDays: values.PM_MCP_REFRESH_TOKEN_TTL_DAYS,
     providerAllowedHosts: values.PM_MCP_PROVIDER_ALLOWED_HOSTS,
     oauth: loadOAuthConfig(present),
+    enabledTools: values.PM_MCP_TOOLS ? Object.freeze(values.PM_MCP_TOOLS) : null,
+    readOnly: values.PM_MCP_READ_ONLY,
   });
 }
 

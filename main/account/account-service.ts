@@ -1,4 +1,4 @@
-import type { AddProviderInput, SignInInput } from '../../preload/contract.js';
+import type { AddProviderInput, KeyLimits, SignInInput } from '../../preload/contract.js';
 import { isDesktopError } from '../errors.js';
 import { secretNames, type SecretStore } from '../keychain/secret-store.js';
 import type { SettingsStore } from '../state/settings.js';
@@ -37,6 +37,8 @@ export interface AccountService {
   checkMachineKey(): Promise<'ok' | 'rejected' | 'missing'>;
   listKeys(): Promise<ServerKey[]>;
   revokeKey(id: string): Promise<void>;
+  /** A key's limits, with the signed-in session only (a key never changes its own limits). */
+  setKeyLimits(id: string, limits: KeyLimits): Promise<ServerKey>;
   rotateMachineKey(): Promise<RotatedMachineKey>;
   /** Mints a new key for this machine (the old one was revoked or expired) and drops the old. */
   replaceMachineKey(): Promise<RotatedMachineKey>;
@@ -92,6 +94,10 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
           throw error;
         await ctx.api.revokeKey({ kind: 'key', apiKey }, id);
       }
+    },
+    async setKeyLimits(id, limits) {
+      const ctx = await requireSignedIn();
+      return withSession(ctx, (auth) => ctx.api.setKeyLimits(auth, id, limits));
     },
     async listProviders() {
       const ctx = await requireSignedIn();

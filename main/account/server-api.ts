@@ -28,6 +28,9 @@ const keySchema = z.object({
   last_used_at: z.string().nullable(),
   expires_at: z.string().nullable(),
   revoked_at: z.string().nullable(),
+  // Servers before key limits do not send these: no limit.
+  allowed_tools: z.array(z.string()).nullable().default(null),
+  allowed_projects: z.array(z.string()).nullable().default(null),
 });
 const createdKeySchema = z.object({
   id: z.string(),
@@ -86,6 +89,12 @@ export interface ServerApi {
   ): Promise<CreatedServerKey>;
   listKeys(auth: ServerAuth): Promise<ServerKey[]>;
   revokeKey(auth: ServerAuth, id: string): Promise<void>;
+  /** PATCH a key's limits (a session only): list sets, null lifts, absent keeps. */
+  setKeyLimits(
+    auth: ServerAuth,
+    id: string,
+    limits: { allowedTools?: string[] | null; allowedProjects?: string[] | null },
+  ): Promise<ServerKey>;
   rotateKey(auth: ServerAuth, id: string): Promise<CreatedServerKey>;
   listProviders(auth: ServerAuth): Promise<ServerProvider[]>;
   addProvider(auth: ServerAuth, input: NewProvider): Promise<ServerProvider>;
@@ -294,6 +303,20 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
         path: `/api/users/me/mcp-keys/${encodeURIComponent(id)}`,
         purpose: 'authenticated',
         auth,
+      }),
+    setKeyLimits: (auth, id, limits) =>
+      request({
+        method: 'PATCH',
+        path: `/api/users/me/mcp-keys/${encodeURIComponent(id)}`,
+        purpose: 'authenticated',
+        auth,
+        body: {
+          ...(limits.allowedTools !== undefined ? { allowed_tools: limits.allowedTools } : {}),
+          ...(limits.allowedProjects !== undefined
+            ? { allowed_projects: limits.allowedProjects }
+            : {}),
+        },
+        schema: keySchema,
       }),
     rotateKey: (auth, id) =>
       request({

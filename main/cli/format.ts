@@ -23,7 +23,7 @@ function table(rows: string[][]): string {
 export function formatKeys(keys: KeyInfo[]): string {
   if (keys.length === 0) return 'No MCP keys.';
   return table([
-    ['ID', 'PREFIX', 'NAME', 'SCOPE', 'STATE', 'LAST USED', 'EXPIRES'],
+    ['ID', 'PREFIX', 'NAME', 'SCOPE', 'STATE', 'LAST USED', 'EXPIRES', 'LIMITS'],
     ...keys.map((key) => [
       key.id,
       `${key.keyPrefix}…`,
@@ -32,8 +32,18 @@ export function formatKeys(keys: KeyInfo[]): string {
       key.isActive ? 'active' : key.revokedAt ? 'revoked' : 'inactive',
       dateOf(key.lastUsedAt),
       dateOf(key.expiresAt, 'no expiry'),
+      formatKeyLimits(key),
     ]),
   ]);
+}
+
+/** `tools: a, b; projects: x` — or `none` for a key limited by its scope alone. */
+export function formatKeyLimits(key: Pick<KeyInfo, 'allowedTools' | 'allowedProjects'>): string {
+  const parts = [
+    key.allowedTools ? `tools: ${key.allowedTools.join(', ')}` : null,
+    key.allowedProjects ? `projects: ${key.allowedProjects.join(', ')}` : null,
+  ].filter((part) => part !== null);
+  return parts.length > 0 ? parts.join('; ') : 'none';
 }
 
 export function providerState(provider: ProviderInfo): string {

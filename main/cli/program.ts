@@ -2,13 +2,21 @@ import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   clientIds,
+  pmToolNames,
   providerTypes,
   type ClientId,
+  type KeyInfo,
   type ProviderType,
 } from '../../preload/contract.js';
 import type { ClientChange, DesktopCore } from '../core/desktop-core.js';
 import { DesktopError, desktopErrorCatalogue, isDesktopError } from '../errors.js';
-import { formatClients, formatKeys, formatProviders, formatStatus } from './format.js';
+import {
+  formatClients,
+  formatKeyLimits,
+  formatKeys,
+  formatProviders,
+  formatStatus,
+} from './format.js';
 import { readSecret, type CliInput } from './input.js';
 
 export interface CliIo {
@@ -37,6 +45,32 @@ export interface CliDeps {
 }
 
 const version = '0.1.0';
+
+/** `a, b,c` → ['a', 'b', 'c']; what the names mean the server checks. */
+function commaList(value: string): string[] {
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0) throw new InvalidArgumentError('a comma-separated list, not empty.');
+  return items;
+}
+
+/** A key of the listing by id or displayed prefix (exactly one). */
+function findKey(all: KeyInfo[], idOrPrefix: string): KeyInfo {
+  const prefix = idOrPrefix.replace(/…$/, '');
+  const matches = all.filter((k) => k.id === idOrPrefix || k.keyPrefix === prefix);
+  const key = matches[0];
+  if (!key || matches.length > 1) {
+    throw new DesktopError(
+      'not_found',
+      matches.length > 1
+        ? `"${idOrPrefix}" matches several keys; use the id (pm-mcp keys list)`
+        : `No key "${idOrPrefix}" (pm-mcp keys list shows ids and prefixes)`,
+    );
+  }
+  return key;
+}
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -223,24 +257,50 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
     .argument('<id>', 'key id or key prefix')
     .action(async (idOrPrefix: string) => {
       const c = coreOf();
-      const all = await c.listKeys();
-      const prefix = idOrPrefix.replace(/…$/, '');
-      const matches = all.filter((k) => k.id === idOrPrefix || k.keyPrefix === prefix);
-      const key = matches[0];
-      if (!key || matches.length > 1) {
-        throw new DesktopError(
-          'not_found',
-          matches.length > 1
-            ? `"${idOrPrefix}" matches several keys; use the id (pm-mcp keys list)`
-            : `No key "${idOrPrefix}" (pm-mcp keys list shows ids and prefixes)`,
-        );
-      }
+      const key = findKey(await c.listKeys(), idOrPrefix);
       await c.revokeKey(key.id);
       out(`Revoked ${key.keyPrefix}… "${key.name}".`);
       if (key.isThisMachine) {
         note("That was this machine's key: sign in again (pm-mcp login) to mint a new one.");
       }
     });
+  keys
+    .command('limit')
+    .description("set a key's limits: only these tools and/or projects (a signed-in session only)")
+    .argument('<id>', 'key id or key prefix')
+    .option('--tools <names>', `comma-separated tools (${pmToolNames.join(', ')})`, commaList)
+    .option(
+      '--projects <entries>',
+      'comma-separated connection ids or "<connection id>:<project key>"',
+      commaList,
+    )
+    .option('--clear', 'lift both limits (the key may use every tool and project again)')
+    .action(
+      async (
+        idOrPrefix: string,
+        options: { tools?: string[]; projects?: string[]; clear?: true },
+      ) => {
+        if (options.clear && (options.tools || options.projects)) {
+          throw new DesktopError('usage', '--clear lifts every limit: give it alone');
+        }
+        if (!options.clear && !options.tools && !options.projects) {
+          throw new DesktopError('usage', 'Give --tools, --projects, or --clear');
+        }
+        const c = coreOf();
+        const key = findKey(await c.listKeys(), idOrPrefix);
+        const limits = options.clear
+          ? { allowedTools: null, allowedProjects: null }
+          : {
+              ...(options.tools ? { allowedTools: options.tools } : {}),
+              ...(options.projects ? { allowedProjects: options.projects } : {}),
+            };
+        const updated = (await c.setKeyLimits(key.id, limits)).find((k) => k.id === key.id);
+        out(
+          `Limits of ${key.keyPrefix}… "${key.name}": ${updated ? formatKeyLimits(updated) : 'changed'}.`,
+        );
+        note("They hold from the key's next request, on every server instance.");
+      },
+    );
   keys
     .command('rotate')
     .description("replace this machine's key with a new one (the old one stops working)")

@@ -1,17 +1,19 @@
 import type {
   AddProviderInput,
   KeyInfo,
+  KeyLimits,
   ProviderInfo,
   ProviderTestResult,
 } from '../../preload/contract.js';
 import type { AccountService } from '../account/account-service.js';
 import { toKeyInfo, toProviderInfo } from './app-state.js';
 import type { CoreMemory, CoreSettings } from './core-memory.js';
-import { addProviderSchema, idSchema, parseInput } from './input-validation.js';
+import { addProviderSchema, idSchema, keyLimitsSchema, parseInput } from './input-validation.js';
 
 /** The user's keys and provider connections on the server, remembered for the state. */
 export interface AccountResources {
   listKeys(): Promise<KeyInfo[]>;
+  setKeyLimits(id: string, limits: KeyLimits): Promise<KeyInfo[]>;
   listProviders(): Promise<ProviderInfo[]>;
   addProvider(input: AddProviderInput): Promise<ProviderInfo>;
   testProvider(id: string): Promise<ProviderTestResult>;
@@ -32,11 +34,25 @@ export function createAccountResources(options: {
     return memory.providers.map(toProviderInfo);
   }
 
+  async function listKeys(): Promise<KeyInfo[]> {
+    memory.keys = await account.listKeys();
+    const s = await settings.cached();
+    return memory.keys.map((key) => toKeyInfo(key, s.machineKey?.id ?? null));
+  }
+
   return {
-    async listKeys() {
-      memory.keys = await account.listKeys();
-      const s = await settings.cached();
-      return memory.keys.map((key) => toKeyInfo(key, s.machineKey?.id ?? null));
+    listKeys,
+
+    async setKeyLimits(id, limits) {
+      const keyId = parseInput(idSchema, id, 'key id');
+      const valid = parseInput(keyLimitsSchema, limits, 'key limits');
+      await account.setKeyLimits(keyId, {
+        ...(valid.allowedTools !== undefined ? { allowedTools: valid.allowedTools } : {}),
+        ...(valid.allowedProjects !== undefined ? { allowedProjects: valid.allowedProjects } : {}),
+      });
+      const list = await listKeys();
+      changed();
+      return list;
     },
 
     listProviders,

@@ -23,6 +23,8 @@ export function toKeyInfo(key: ServerKey, thisMachineKeyId: string | null): KeyI
     expiresAt: key.expires_at,
     revokedAt: key.revoked_at,
     isThisMachine: key.id === thisMachineKeyId,
+    allowedTools: key.allowed_tools,
+    allowedProjects: key.allowed_projects,
   };
 }
 

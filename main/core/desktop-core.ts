@@ -249,6 +249,8 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
 
     listKeys: () => resources.listKeys(),
 
+    setKeyLimits: (id, limits) => resources.setKeyLimits(id, limits),
+
     async revokeKey(id) {
       await keys.revokeKey(id);
       const list = await resources.listKeys();

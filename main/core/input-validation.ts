@@ -34,6 +34,21 @@ export const addProviderSchema = z.object({
 });
 
 export const idSchema = z.string().min(1).max(200);
+
+/** Shape only: the server knows the tool names and the user's connections and checks them. */
+export const keyLimitsSchema = z
+  .strictObject({
+    allowedTools: z.array(z.string().trim().min(1).max(100)).min(1).max(50).nullable().optional(),
+    allowedProjects: z
+      .array(z.string().trim().min(1).max(200))
+      .min(1)
+      .max(200)
+      .nullable()
+      .optional(),
+  })
+  .refine((limits) => limits.allowedTools !== undefined || limits.allowedProjects !== undefined, {
+    message: 'give allowedTools and/or allowedProjects (a list, or null to lift the limit)',
+  });
 export const clientIdSchema = z.enum(clientIds);
 
 /** The value, or `usage` naming the first bad field (never its value: it may be a password). */

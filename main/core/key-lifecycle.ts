@@ -89,6 +89,9 @@ export function createKeyLifecycle(options: {
     },
 
     async rotateKey() {
+      // The server gives the new key the old one's limits.
+      const oldId = (await settings.load()).machineKey?.id;
+      const old = memory.keys.find((listed) => listed.id === oldId);
       const rotated = await account.rotateMachineKey();
       await useNewKey(rotated.mcpKey);
       const key: KeyInfo = {
@@ -102,6 +105,8 @@ export function createKeyLifecycle(options: {
         expiresAt: rotated.key.expiresAt,
         revokedAt: null,
         isThisMachine: true,
+        allowedTools: old?.allowed_tools ?? null,
+        allowedProjects: old?.allowed_projects ?? null,
       };
       return { key, apiKey: rotated.mcpKey };
     },

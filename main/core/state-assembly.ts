@@ -59,6 +59,9 @@ export function createStateAssembly(options: {
       expiresAt: known.expiresAt,
       revokedAt: null,
       isThisMachine: true,
+      // Not listed yet: the next listing says; this machine's key is minted without limits.
+      allowedTools: null,
+      allowedProjects: null,
     };
   }
 

@@ -25,6 +25,12 @@ export const ipcErrorCodes = {
 
 const id = z.string().min(1).max(200);
 const url = z.string().min(1).max(2048);
+const keyLimitList = (max: number) =>
+  z.array(z.string().trim().min(1).max(200)).min(1).max(max).nullable().optional();
+const keyLimits = z.strictObject({
+  allowedTools: keyLimitList(50),
+  allowedProjects: keyLimitList(200),
+});
 
 const signInInput = z.strictObject({
   serverUrl: url,
@@ -61,6 +67,7 @@ export const argumentSchemas: {
   signOut: none,
   listKeys: none,
   revokeKey: z.tuple([id]),
+  setKeyLimits: z.tuple([id, keyLimits]),
   rotateKey: none,
   replaceRejectedKey: none,
   configureClient: z.tuple([z.enum(clientIds)]),

@@ -103,6 +103,7 @@ function withLoginItem(
     signOut: () => core.signOut(),
     listKeys: () => core.listKeys(),
     revokeKey: (id) => core.revokeKey(id),
+    setKeyLimits: (id, limits) => core.setKeyLimits(id, limits),
     rotateKey: () => core.rotateKey(),
     replaceRejectedKey: () => core.replaceRejectedKey(),
     configureClient: (client) => core.configureClient(client),

@@ -6,6 +6,7 @@ import { AppError } from '../errors.js';
 import { displayPrefixOf, isWellFormedApiKey, looksLikeApiKey } from '../keys/key-format.js';
 import type { KeyAuthenticator } from '../keys/key-cache.js';
 import type { KeyScope } from '../keys/keys.js';
+import type { KeyPolicy } from '../keys/policy.js';
 import type { AttemptLimiter } from './failure-limiter.js';
 import { invalidAccessToken, type AccessTokens } from './session-tokens.js';
 
@@ -23,6 +24,8 @@ export interface Principal {
   scope: KeyScope;
   /** When the key that authenticated the request expires (null: never, or not a key). */
   expiresAt?: string | null;
+  /** The key's tool and project limits; absent: none (sessions, `X-User-ID`). */
+  policy?: KeyPolicy;
 }
 
 /** One response for malformed, unknown, inactive, revoked and expired keys alike. */
@@ -167,6 +170,7 @@ export class Authenticator {
       method: 'api_key',
       keyId: key.id,
       scope: key.scope,
+      policy: key.policy,
       expiresAt: key.expiresAt,
     };
   }

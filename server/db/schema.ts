@@ -30,6 +30,10 @@ export interface UserMcpApiKeysTable {
   created_at: Timestamp;
   expires_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  /** JSON array of tool names, or null: every tool (server/keys/policy.ts). */
+  allowed_tools: string | null;
+  /** JSON array of connection ids and `<connection id>:<project key>`, or null: everything. */
+  allowed_projects: string | null;
   /** Only ever filled by an import from the original deployment; hashed and emptied on migrate. */
   api_key: string | null;
 }

@@ -51,6 +51,9 @@ export class KeyLookupCache implements KeyAuthenticator {
     });
     options.events.on('listening', () => this.flush());
     options.keys.events.on('revoked', (keyId) => this.#evictWhere((key) => key.id === keyId));
+    // The notification would evict it too, but only after a round trip: this instance's own
+    // change must hold on its very next request.
+    options.keys.events.on('changed', (keyId) => this.#evictWhere((key) => key.id === keyId));
   }
 
   get size(): number {

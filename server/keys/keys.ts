@@ -5,6 +5,7 @@ import type { Db } from '../db/database.js';
 import { toBool, toIso, type ApiKeyRow } from '../db/schema.js';
 import { AppError, fieldError, notFound } from '../errors.js';
 import { displayPrefixOf, generateApiKey, hashApiKey, isWellFormedApiKey } from './key-format.js';
+import { policyColumns, policyFromRow, unrestrictedPolicy, type KeyPolicy } from './policy.js';
 
 export type KeyScope = 'read' | 'write';
 
@@ -18,6 +19,10 @@ export interface PublicApiKey {
   last_used_at: string | null;
   expires_at: string | null;
   revoked_at: string | null;
+  /** The tools this key may use; null: every tool its scope allows. */
+  allowed_tools: readonly string[] | null;
+  /** Connection ids and `<connection id>:<project key>` it may touch; null: everything. */
+  allowed_projects: readonly string[] | null;
 }
 
 export interface CreatedApiKey extends Omit<
@@ -35,6 +40,8 @@ export interface AuthenticatedKey {
   userId: string;
   scope: KeyScope;
   expiresAt: string | null;
+  /** The key's tool and project limits (server/keys/policy.ts). */
+  policy: KeyPolicy;
 }
 
 export type KeyCheckResult =
@@ -60,6 +67,7 @@ export function effectiveExpiry(
 }
 
 export function presentKey(row: ApiKeyRow, maxExpiryDays: number | null = null): PublicApiKey {
+  const policy = policyFromRow(row);
   return {
     id: row.id,
     name: row.name,
@@ -70,6 +78,8 @@ export function presentKey(row: ApiKeyRow, maxExpiryDays: number | null = null):
     last_used_at: toIso(row.last_used_at),
     expires_at: effectiveExpiry(row, maxExpiryDays),
     revoked_at: toIso(row.revoked_at),
+    allowed_tools: policy.tools,
+    allowed_projects: policy.projects,
   };
 }
 
@@ -86,6 +96,8 @@ export interface KeyServiceDeps {
 
 interface KeyEventMap {
   revoked: [keyId: string];
+  /** A key's limits changed here: cached lookups and open streams of it are stale. */
+  changed: [keyId: string];
 }
 
 /** Personal MCP API keys: create, list, revoke, rotate, authenticate. */
@@ -101,7 +113,13 @@ export class KeyService {
 
   async createKey(
     userId: string,
-    input: { name: string; scope?: KeyScope; expiresInDays?: number | null },
+    input: {
+      name: string;
+      scope?: KeyScope;
+      expiresInDays?: number | null;
+      /** Already validated (`validatePolicy`). */
+      policy?: KeyPolicy;
+    },
   ): Promise<CreatedApiKey> {
     const { now, defaultExpiryDays, maxExpiryDays } = this.#deps;
     const days = input.expiresInDays === undefined ? defaultExpiryDays : input.expiresInDays;
@@ -121,6 +139,7 @@ export class KeyService {
     return this.#insertKey(userId, {
       name: input.name,
       scope: input.scope ?? 'write',
+      policy: input.policy ?? unrestrictedPolicy,
       createdAt,
       expiresAt:
         days === null ? null : new Date(createdAt.getTime() + days * 86_400_000).toISOString(),
@@ -129,7 +148,13 @@ export class KeyService {
 
   async #insertKey(
     userId: string,
-    input: { name: string; scope: KeyScope; createdAt: Date; expiresAt: string | null },
+    input: {
+      name: string;
+      scope: KeyScope;
+      policy: KeyPolicy;
+      createdAt: Date;
+      expiresAt: string | null;
+    },
   ): Promise<CreatedApiKey> {
     const { db } = this.#deps;
     const plaintext = generateApiKey();
@@ -146,6 +171,7 @@ export class KeyService {
       expires_at: input.expiresAt,
       revoked_at: null,
       api_key: null,
+      ...policyColumns(input.policy),
     } as const;
     await db.insertInto('user_mcp_api_keys').values(row).execute();
     await recordAudit(
@@ -162,6 +188,8 @@ export class KeyService {
       scope: row.scope,
       created_at: row.created_at,
       expires_at: row.expires_at,
+      allowed_tools: input.policy.tools,
+      allowed_projects: input.policy.projects,
     };
   }
 
@@ -193,6 +221,37 @@ export class KeyService {
       await recordAudit(db, { event: 'key.revoked', userId, keyId }, now());
     }
     this.events.emit('revoked', keyId);
+  }
+
+  /** The key's current limits (to merge a partial change into). */
+  async policyOf(userId: string, keyId: string): Promise<KeyPolicy> {
+    return policyFromRow(await this.#findOwned(userId, keyId));
+  }
+
+  /**
+   * Replaces a key's limits (already validated with `validatePolicy`). Takes effect on the key's
+   * next request on every instance: the row change is announced (PostgreSQL) and `changed` fires.
+   */
+  async setPolicy(userId: string, keyId: string, policy: KeyPolicy): Promise<PublicApiKey> {
+    const { db, now } = this.#deps;
+    const row = await this.#findOwned(userId, keyId);
+    await db
+      .updateTable('user_mcp_api_keys')
+      .set(policyColumns(policy))
+      .where('id', '=', row.id)
+      .execute();
+    await recordAudit(
+      db,
+      {
+        event: 'key.limits_changed',
+        userId,
+        keyId,
+        detail: `tools ${policy.tools === null ? 'all' : policy.tools.length}, projects ${policy.projects === null ? 'all' : policy.projects.length}`,
+      },
+      now(),
+    );
+    this.events.emit('changed', keyId);
+    return this.getKey(userId, keyId);
   }
 
   /**
@@ -228,6 +287,8 @@ export class KeyService {
     const created = await this.#insertKey(userId, {
       name: row.name,
       scope: row.scope,
+      // The new key has the old one's limits: rotating never widens what a key may do.
+      policy: policyFromRow(row),
       createdAt,
       expiresAt: newExpiry,
     });
@@ -253,7 +314,17 @@ export class KeyService {
     if (!isWellFormedApiKey(candidate)) return undefined;
     const row = await this.#deps.db
       .selectFrom('user_mcp_api_keys')
-      .select(['id', 'user_id', 'scope', 'is_active', 'created_at', 'expires_at', 'last_used_at'])
+      .select([
+        'id',
+        'user_id',
+        'scope',
+        'is_active',
+        'created_at',
+        'expires_at',
+        'last_used_at',
+        'allowed_tools',
+        'allowed_projects',
+      ])
       .where('key_hash', '=', hashApiKey(candidate))
       .executeTakeFirst();
     if (!row || !toBool(row.is_active)) return undefined;
@@ -261,7 +332,13 @@ export class KeyService {
     const expiresAt = effectiveExpiry(row, this.#deps.maxExpiryDays);
     if (expiresAt !== null && expiresAt <= now.toISOString()) return undefined;
     this.#touchLastUsed(row.id, toIso(row.last_used_at), now);
-    return { id: row.id, userId: row.user_id, scope: row.scope, expiresAt };
+    return {
+      id: row.id,
+      userId: row.user_id,
+      scope: row.scope,
+      expiresAt,
+      policy: policyFromRow(row),
+    };
   }
 
   /** A use of a key authenticated from a cache (no row at hand): at most one write a minute. */

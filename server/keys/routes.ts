@@ -2,17 +2,37 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { parseBody, pathId, principalOf, requireSession } from '../http/http.js';
+import type { ConnectionService } from '../connections/connections.js';
 import type { KeyService } from './keys.js';
+import { projectListInput, toolListInput, unrestrictedPolicy, validatePolicy } from './policy.js';
 
 const createKeyBody = z.object({
   name: z.string().trim().min(1).max(100),
   expires_in_days: z.number().int().positive().nullable().optional(),
   scope: z.enum(['read', 'write']).optional(),
+  allowed_tools: toolListInput.optional(),
+  allowed_projects: projectListInput.optional(),
 });
 
+const limitsBody = z
+  .object({
+    allowed_tools: toolListInput.optional(),
+    allowed_projects: projectListInput.optional(),
+  })
+  .strict()
+  .refine((body) => body.allowed_tools !== undefined || body.allowed_projects !== undefined, {
+    message: 'Send allowed_tools and/or allowed_projects (a list, or null to lift the limit)',
+  });
+
 /** `/api/users/me/mcp-keys`. A key may list, and revoke or rotate itself; minting needs a session. */
-export function keyRoutes(keys: KeyService): Router {
+export function keyRoutes(keys: KeyService, connections: ConnectionService): Router {
   const router = Router();
+
+  const ownConnections = async (userId: string) =>
+    (await connections.list(userId)).map((connection) => ({
+      id: connection.id,
+      providerType: connection.provider_type,
+    }));
 
   router.get('/', async (_req, res) => {
     res.json({ keys: await keys.listKeys(principalOf(res).userId) });
@@ -21,8 +41,14 @@ export function keyRoutes(keys: KeyService): Router {
   router.post('/', async (req, res) => {
     const principal = requireSession(res);
     const body = parseBody(createKeyBody, req.body);
+    const policy = validatePolicy(
+      { tools: body.allowed_tools, projects: body.allowed_projects },
+      unrestrictedPolicy,
+      body.allowed_projects ? await ownConnections(principal.userId) : [],
+    );
     const created = await keys.createKey(principal.userId, {
       name: body.name,
+      policy,
       ...(body.scope ? { scope: body.scope } : {}),
       ...(body.expires_in_days !== undefined ? { expiresInDays: body.expires_in_days } : {}),
     });
@@ -37,6 +63,23 @@ export function keyRoutes(keys: KeyService): Router {
     }
     return principal;
   }
+
+  /**
+   * A key's limits, changed by a signed-in session only: a key cannot widen (or otherwise touch)
+   * its own policy. Fields left out keep their value; null lifts that limit.
+   */
+  router.patch('/:id', async (req, res) => {
+    const keyId = pathId(req, 'id', 'API key');
+    const principal = requireSession(res);
+    const body = parseBody(limitsBody, req.body);
+    const current = await keys.policyOf(principal.userId, keyId);
+    const policy = validatePolicy(
+      { tools: body.allowed_tools, projects: body.allowed_projects },
+      current,
+      body.allowed_projects ? await ownConnections(principal.userId) : [],
+    );
+    res.json(await keys.setPolicy(principal.userId, keyId, policy));
+  });
 
   router.delete('/:id', async (req, res) => {
     const keyId = pathId(req, 'id', 'API key');

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import type { ConnectionService, UserConnection } from '../connections/connections.js';
 import type { KeyScope } from '../keys/keys.js';
 import { ProviderClientCache } from '../connections/provider-clients.js';
+import { ProjectScope, type KeyPolicy } from '../keys/policy.js';
 import type { ProviderHttpOptions } from '../providers/index.js';
 import { convertToolSchemasOnce } from './schema-conversions.js';
 import { registerPmTools, type ToolConnection } from './tools/index.js';
@@ -9,6 +10,12 @@ import { registerPmTools, type ToolConnection } from './tools/index.js';
 export interface ServerToolOptions {
   userId: string;
   scope: KeyScope;
+  /** The credential's tool and project limits (none for sessions). */
+  policy?: KeyPolicy | undefined;
+  /** `PM_MCP_TOOLS`: the tools this server offers at all (null: every tool). */
+  enabledTools?: readonly string[] | null;
+  /** `PM_MCP_READ_ONLY`: no write tool for anyone. */
+  readOnly?: boolean;
   connections: ConnectionService;
   providerHttp?: ProviderHttpOptions | undefined;
   /** Clients kept between calls (built with `providerHttp`); without it one is built per call. */
@@ -39,8 +46,12 @@ export function registerServerTools(server: McpServer, options: ServerToolOption
     client: () => providerClients.clientFor(userId, connection),
   });
   convertToolSchemasOnce(server);
+  const projects = options.policy?.projects;
   registerPmTools(server, {
-    scope: options.scope,
+    scope: options.readOnly ? 'read' : options.scope,
+    enabledTools: options.enabledTools ?? null,
+    allowedTools: options.policy?.tools ?? null,
+    projects: projects ? new ProjectScope(projects) : null,
     ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),
     ...(options.perProviderTimeoutMs ? { perProviderTimeoutMs: options.perProviderTimeoutMs } : {}),
     connections: {

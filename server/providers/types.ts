@@ -188,6 +188,11 @@ export interface SearchIssuesParams {
   sprint?: string | undefined;
   /** The fields to return (standard names or provider field names); all standard ones when absent. */
   fields?: readonly string[] | undefined;
+  /**
+   * A restriction on top of everything else (a credential's project policy): only issues of these
+   * projects (Jira project keys, OpenProject project ids), whatever `jql` or the filters say.
+   */
+  projectKeys?: readonly string[] | undefined;
   cursor?: string | undefined;
   limit: number;
 }
@@ -295,6 +300,8 @@ export interface VersionPage extends Page<Version> {
 }
 
 export interface ListMyIssuesParams {
+  /** Only issues of these projects (see `SearchIssuesParams.projectKeys`). */
+  projectKeys?: readonly string[] | undefined;
   cursor?: string | undefined;
   limit: number;
 }

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { desktopErrorCatalogue } from '../../main/errors.js';
 import { createKey, registerAccount, request, type TestAccount } from '../support/http.js';
+import { connectMcpClient } from '../support/mcp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
   createCliSandbox,
@@ -256,6 +257,50 @@ describe('pm-mcp end to end', { timeout: 120_000 }, () => {
     expect(use.status).toBe(401);
     const after = await cli.run(['keys', 'list']);
     expect(after.code).toBe(desktopErrorCatalogue.not_signed_in);
+  });
+
+  it("keys limit sets, shows and clears a key's limits; the server enforces them", async () => {
+    const cli = sandbox();
+    const account = await registerAccount(server.url);
+    await login(cli, account);
+    const other = await createKey(server.url, account, { name: 'ci runner' });
+
+    const limited = await cli.run([
+      'keys',
+      'limit',
+      other.key_prefix,
+      '--tools',
+      'search_issues, get_issue',
+    ]);
+    expect(limited.stderr).not.toMatch(/error/i);
+    expect(limited.code).toBe(0);
+    expect(limited.stdout).toContain('tools: search_issues, get_issue');
+    const list = await cli.run(['keys', 'list']);
+    expect(list.stdout).toMatch(/LIMITS/);
+    expect(list.stdout).toMatch(/ci runner.*tools: search_issues, get_issue/);
+    expect(list.stdout).toMatch(/\(this machine\).*none/);
+
+    // The server applies them: an MCP client with that key sees the two tools only.
+    const client = await connectMcpClient(server.url, 'modern', {
+      headers: { 'X-MCP-API-Key': other.api_key },
+    });
+    cleanups.push(() => client.close());
+    expect((await client.listTools()).tools.map((tool) => tool.name).sort()).toEqual([
+      'get_issue',
+      'search_issues',
+    ]);
+
+    const unknown = await cli.run(['keys', 'limit', other.id, '--tools', 'search_issues,rm_rf']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unknown.stderr).toContain('Unknown tool in allowed_tools: "rm_rf"');
+    const nothing = await cli.run(['keys', 'limit', other.id]);
+    expect(nothing.code).toBe(desktopErrorCatalogue.usage);
+    expect(nothing.stderr).toContain('Give --tools, --projects, or --clear');
+
+    const cleared = await cli.run(['keys', 'limit', other.id, '--clear']);
+    expect(cleared.code).toBe(0);
+    expect(cleared.stdout).toContain(': none.');
   });
 
   it('configure --direct, --project and unconfigure; logout elsewhere stops the proxy', async () => {

@@ -386,6 +386,57 @@ describe('the window in Chromium, with the real services behind the contract', (
     await screenshot('provider-rejected');
   });
 
+  it("the Keys page shows each key's limits and edits them; the server enforces them at once", async () => {
+    const prefix = await thisMachineKeyPrefix();
+    const connectionId = (await core.listProviders())[0]?.id ?? '';
+    await nav('Keys').click();
+    const row = page.getByTestId(`key-${prefix}`);
+    await row.waitFor();
+    expect(await row.getByTestId('limits').textContent()).toBe('None');
+
+    await row.getByRole('button', { name: /^Edit limits of key / }).click();
+    const editor = page.getByTestId('limits-editor');
+    await editor.getByRole('checkbox', { name: 'search_issues' }).check();
+    await editor.getByRole('checkbox', { name: 'get_issue' }).check();
+    await editor.getByRole('checkbox', { name: 'Acme Jira (all projects)' }).check();
+    await editor.getByLabel('Single projects').fill('not-a-connection:X');
+    await editor.getByRole('button', { name: 'Save limits' }).click();
+    // The server's validation message is shown, and nothing is saved.
+    await editor
+      .getByRole('alert')
+      .getByText(/is not a project entry/)
+      .waitFor();
+    await editor.getByLabel('Single projects').fill('');
+    await screenshot('key-limits-editor');
+    await editor.getByRole('button', { name: 'Save limits' }).click();
+    await editor.waitFor({ state: 'detached' });
+
+    await row.getByTestId('limit-tools').getByText('Tools: search_issues, get_issue').waitFor();
+    await row
+      .getByTestId('limit-projects')
+      .getByText('Projects: Acme Jira (all projects)')
+      .waitFor();
+    await screenshot('key-limits');
+    const stored = (await serverKey(prefix)) as unknown as {
+      allowed_tools: string[] | null;
+      allowed_projects: string[] | null;
+    };
+    expect(stored.allowed_tools).toEqual(['search_issues', 'get_issue']);
+    expect(stored.allowed_projects).toEqual([connectionId]);
+    // The next request through the proxy already has them.
+    expect((await mcpCallThroughProxy()).sort()).toEqual(['get_issue', 'search_issues']);
+
+    // Lifted again: untick everything.
+    await row.getByRole('button', { name: /^Edit limits of key / }).click();
+    await editor.getByRole('checkbox', { name: 'search_issues' }).uncheck();
+    await editor.getByRole('checkbox', { name: 'get_issue' }).uncheck();
+    await editor.getByRole('checkbox', { name: 'Acme Jira (all projects)' }).uncheck();
+    await editor.getByRole('button', { name: 'Save limits' }).click();
+    await editor.waitFor({ state: 'detached' });
+    await row.getByTestId('limits').getByText('None').waitFor();
+    expect(await mcpCallThroughProxy()).toContain('create_issue');
+  });
+
   it('settings show the server and save a new proxy port (Cursor follows) and start at login', async () => {
     await nav('Settings').click();
     await page.getByRole('heading', { name: 'Settings' }).waitFor();

@@ -92,6 +92,7 @@ export function createCoreStandIn(initial: AppState = makeState()): CoreStandIn 
     signOut: () => record('signOut', [], () => state),
     listKeys: () => record('listKeys', [], () => []),
     revokeKey: (id) => record('revokeKey', [id], () => []),
+    setKeyLimits: (id, limits) => record('setKeyLimits', [id, limits], () => []),
     rotateKey: () =>
       record('rotateKey', [], () => {
         throw new Error('not used');

@@ -21,6 +21,7 @@ const everyMethod: Record<DesktopMethod, true> = {
   signOut: true,
   listKeys: true,
   revokeKey: true,
+  setKeyLimits: true,
   rotateKey: true,
   replaceRejectedKey: true,
   configureClient: true,
@@ -122,6 +123,9 @@ describe('IPC handlers', () => {
       [{ providerType: 'trello', name: 'x', baseUrl: 'https://x.example', apiToken: 't' }],
     ],
     ['a proxy port out of range', 'updateSettings', [{ proxyPort: 80 }]],
+    ['key limits with an unknown field', 'setKeyLimits', ['key-1', { tools: ['get_issue'] }]],
+    ['an empty tool allow-list', 'setKeyLimits', ['key-1', { allowedTools: [] }]],
+    ['key limits without a key id', 'setKeyLimits', [{ allowedTools: ['get_issue'] }]],
     ['a fractional proxy port', 'updateSettings', [{ proxyPort: 8765.5 }]],
     ['a settings field that does not exist', 'updateSettings', [{ dataDir: '/' }]],
   ])(

@@ -59,6 +59,7 @@ describe('preload', () => {
         'replaceRejectedKey',
         'revokeKey',
         'rotateKey',
+        'setKeyLimits',
         'signIn',
         'signOut',
         'testProvider',

@@ -173,6 +173,31 @@ describe.each(databaseKinds)('the admin command line on %s', { timeout: 120_000 
     expect((json(listed) as PrintedKey[]).map((item) => item.key_prefix)).toEqual([key.key_prefix]);
   });
 
+  it('keys create --tools/--projects sets the limits, checked like the API', async () => {
+    const run = await runAdmin(
+      env,
+      createKeyArgs('limited', '--tools', 'search_issues, get_issue'),
+    );
+    const key = json(run) as PrintedKey & { allowed_tools: string[] | null };
+    printedKeys.push(key.api_key);
+    expect(key.allowed_tools).toEqual(['search_issues', 'get_issue']);
+    const listed = json(await runAdmin(env, ['keys', 'list', '--user', email])) as {
+      id: string;
+      allowed_tools: string[] | null;
+      allowed_projects: string[] | null;
+    }[];
+    expect(listed.find((item) => item.id === key.id)).toMatchObject({
+      allowed_tools: ['search_issues', 'get_issue'],
+      allowed_projects: null,
+    });
+    const unknown = await runAdmin(env, createKeyArgs('bad', '--tools', 'search_issues,rm_rf'));
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Unknown tool in allowed_tools: "rm_rf"');
+    const badProject = await runAdmin(env, createKeyArgs('bad', '--projects', 'nope'));
+    expect(badProject.code).toBe(1);
+    expect(badProject.stderr).toContain('"nope" is not a project entry');
+  });
+
   it('keys check tells active, revoked, unknown and malformed apart; revoke works by prefix', async () => {
     const key = json(await runAdmin(env, createKeyArgs('to revoke'))) as PrintedKey;
     printedKeys.push(key.api_key);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readToolNames, writeToolNames } from '../../server/mcp/tools/index.js';
+import { allToolNames } from '../../server/mcp/tools/names.js';
 import { createKey, registerAccount, type CreatedKey } from '../support/http.js';
 import { allMcpClientKinds, connectMcpClient, modernRevision } from '../support/mcp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -46,7 +46,7 @@ describe('MCP protocol eras on /mcp', () => {
     });
     try {
       const names = (await client.listTools()).tools.map((tool) => tool.name).sort();
-      expect(names).toEqual([...readToolNames, ...writeToolNames].sort());
+      expect(names).toEqual([...allToolNames].sort());
     } finally {
       await client.close();
     }

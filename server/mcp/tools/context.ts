@@ -1,3 +1,4 @@
+import type { ProjectScope } from '../../keys/policy.js';
 import type { ProviderClient, ProviderType } from '../../providers/index.js';
 
 /**
@@ -29,6 +30,21 @@ export interface ToolContext {
     listAll(): Promise<ToolConnection[]>;
     get(id: string): Promise<ToolConnection | undefined>;
   };
+  /**
+   * Operator-wide (`PM_MCP_TOOLS`): only these tools exist; the others are not registered at all.
+   * Absent or null: every tool the scope allows.
+   */
+  enabledTools?: readonly string[] | null;
+  /**
+   * The credential's tool allow-list: another tool is hidden from `tools/list` and a call to it is
+   * a tool error naming the policy. Absent or null: no limit.
+   */
+  allowedTools?: readonly string[] | null;
+  /**
+   * The credential's project allow-list: lists and searches are restricted at the provider query
+   * and re-checked after; reads and writes elsewhere are refused. Absent or null: no limit.
+   */
+  projects?: ProjectScope | null;
   /** How long a read waits for each provider before reporting it as timed out. Default 10 s. */
   perProviderTimeoutMs?: number;
   /**

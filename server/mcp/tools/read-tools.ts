@@ -3,10 +3,19 @@
  * out to every active connection at once (or the one named by `provider`), each with the
  * per-provider timeout; a failing provider becomes an entry in `errors` beside the others' results.
  */
-import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { providerDisplayNames } from '../../providers/index.js';
+import { providerDisplayNames, type IssueSummary, type Page } from '../../providers/index.js';
 import { maxPageSize, type ToolConnection, type ToolContext } from './context.js';
+import {
+  allowedConnections,
+  fieldsWithProject,
+  issueAllowed,
+  projectNotAllowed,
+  projectRestriction,
+  withoutAddedProject,
+  type ToolRegistrar,
+} from './policy-gate.js';
 import { outputSchemas } from './output-schemas.js';
 import { fanOut, runOne } from './fan-out.js';
 import { howToAddConnection } from './failures.js';
@@ -196,7 +205,25 @@ const listVersionsInput = z.object({
   cursor: cursorArg,
 });
 
-export function registerReadTools(server: McpServer, context: ToolContext): void {
+export function registerReadTools(server: ToolRegistrar, context: ToolContext): void {
+  /**
+   * The safety net behind the provider query's own restriction: an issue outside the allowed
+   * projects (or whose project is unknown) is dropped; the fields are the ones asked for.
+   */
+  const inScope = <I extends IssueSummary>(
+    connection: ToolConnection,
+    fields: readonly string[] | undefined,
+    page: Page<I>,
+  ): Page<I> => {
+    if (projectRestriction(context, connection) === undefined) return page;
+    return {
+      ...page,
+      items: page.items
+        .filter((issue) => issueAllowed(context, connection, issue))
+        .map((issue) => withoutAddedProject(issue, fields)),
+    };
+  };
+
   server.registerTool(
     'list_providers',
     {
@@ -208,13 +235,15 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       annotations: readAnnotations,
     },
     guarded(context, 'list_providers', async ({ check }, signal) => {
-      const connections = await context.connections.listAll();
-      if (connections.length === 0) {
+      const all = await context.connections.listAll();
+      if (all.length === 0) {
         return toolError(
           'no_connections',
           `You have no Jira or OpenProject connections yet. ${howToAddConnection}`,
         );
       }
+      const connections = allowedConnections(context, all);
+      if (connections.length === 0) throw projectNotAllowed('Every one of your connections');
       const live = new Map<string, { ok: boolean; message: string; error_code?: string }>();
       if (check) {
         const outcomes = await fanOut(
@@ -289,11 +318,19 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
         limit: args.limit,
         cursor: args.cursor,
         query: { provider: args.provider, query: args.query },
-        fetch: (client, position, callSignal) =>
-          client.listProjects(
+        fetch: async (client, position, callSignal, connection) => {
+          const page = await client.listProjects(
             { query: args.query, cursor: position.cursor, limit: position.limit },
             { signal: callSignal },
-          ),
+          );
+          // Project lists have no project filter on every provider: the policy applies here.
+          const scope = context.projects;
+          if (!scope) return page;
+          return {
+            ...page,
+            items: page.items.filter((project) => scope.allowsProject(connection.id, project.key)),
+          };
+        },
         present: presentProject,
         signal,
       });
@@ -378,21 +415,26 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
           fields: args.fields,
           provider: args.provider,
         },
-        fetch: (client, position, callSignal) =>
-          client.searchIssues(
-            {
-              text: args.text,
-              projectKey,
-              status: args.status,
-              assignee: args.assignee,
-              jql: client.providerType === 'openproject' ? undefined : args.jql,
-              version: args.version,
-              sprint: args.sprint,
-              fields: args.fields,
-              cursor: position.cursor,
-              limit: position.limit,
-            },
-            { signal: callSignal },
+        fetch: async (client, position, callSignal, connection) =>
+          inScope(
+            connection,
+            args.fields,
+            await client.searchIssues(
+              {
+                text: args.text,
+                projectKey,
+                status: args.status,
+                assignee: args.assignee,
+                jql: client.providerType === 'openproject' ? undefined : args.jql,
+                version: args.version,
+                sprint: args.sprint,
+                fields: fieldsWithProject(context, connection, args.fields),
+                projectKeys: projectRestriction(context, connection),
+                cursor: position.cursor,
+                limit: position.limit,
+              },
+              { signal: callSignal },
+            ),
           ),
         present: presentIssueSummary,
         signal,
@@ -429,10 +471,18 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
         limit: args.limit,
         cursor: args.cursor,
         query: { provider: args.provider },
-        fetch: (client, position, callSignal) =>
-          client.listMyIssues(
-            { cursor: position.cursor, limit: position.limit },
-            { signal: callSignal },
+        fetch: async (client, position, callSignal, connection) =>
+          inScope(
+            connection,
+            undefined,
+            await client.listMyIssues(
+              {
+                cursor: position.cursor,
+                limit: position.limit,
+                projectKeys: projectRestriction(context, connection),
+              },
+              { signal: callSignal },
+            ),
           ),
         present: presentIssueSummary,
         signal,
@@ -460,7 +510,11 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
       const { connection, key } = await resolveId(context, id, 'issue');
       const outcome = await runOne(
         connection,
-        (client, _c, callSignal) => client.getIssue(key, { signal: callSignal, fields }),
+        (client, _c, callSignal) =>
+          client.getIssue(key, {
+            signal: callSignal,
+            fields: fieldsWithProject(context, connection, fields),
+          }),
         {
           timeoutMs: timeoutOf(context),
           signal,
@@ -471,7 +525,10 @@ export function registerReadTools(server: McpServer, context: ToolContext): void
         return toolError(outcome.failure.error_code, outcome.failure.message, {
           ...outcome.failure,
         });
-      const issue = presentIssueDetail(connection, outcome.value);
+      if (!issueAllowed(context, connection, outcome.value)) {
+        throw projectNotAllowed(`Issue ${id}`);
+      }
+      const issue = presentIssueDetail(connection, withoutAddedProject(outcome.value, fields));
       return toolResult(issueDetailText(issue), { issue });
     }),
   );

@@ -23,6 +23,12 @@ import {
 import { fanOut } from './fan-out.js';
 import { howToAddConnection, type ConnectionFailure } from './failures.js';
 import { parseToolId } from './ids.js';
+import {
+  allowedConnections,
+  assertConnectionAllowed,
+  assertProjectAllowed,
+  projectNotAllowed,
+} from './policy-gate.js';
 
 export function toolResult(
   text: string,
@@ -113,14 +119,27 @@ export async function activeConnections(
       ),
     );
   }
-  if (provider === undefined || provider.trim() === '') return active;
-  const wanted = provider.trim().toLowerCase();
-  const matching = active.filter(
+  const permitted = allowedConnections(context, active);
+  const wanted = provider?.trim().toLowerCase() ?? '';
+  if (permitted.length === 0) {
+    throw projectNotAllowed(
+      wanted === '' ? 'Every one of your active connections' : `Connection "${provider}"`,
+    );
+  }
+  if (wanted === '') return permitted;
+  if (
+    permitted.length < active.length &&
+    !permitted.some((c) => c.id.toLowerCase() === wanted || c.name.toLowerCase() === wanted) &&
+    active.some((c) => c.id.toLowerCase() === wanted || c.name.toLowerCase() === wanted)
+  ) {
+    throw projectNotAllowed(`Connection "${provider}"`);
+  }
+  const matching = permitted.filter(
     (connection) =>
       connection.id.toLowerCase() === wanted || connection.name.toLowerCase() === wanted,
   );
   if (matching.length === 0) {
-    const names = active
+    const names = permitted
       .map((c) => `"${c.name}" (${c.id}, ${providerDisplayNames[c.providerType]})`)
       .join(', ');
     throw new ToolFailure(
@@ -161,6 +180,8 @@ export async function resolveId(
       ),
     );
   }
+  if (what === 'project') assertProjectAllowed(context, connection, parsed.key);
+  else assertConnectionAllowed(context, connection);
   if (!connection.isActive) {
     throw new ToolFailure(
       toolError(
@@ -202,6 +223,7 @@ export async function pagedFanOut<T, Item>(options: {
     client: ProviderClient,
     position: { cursor: string | undefined; limit: number },
     signal: AbortSignal,
+    connection: ToolConnection,
   ) => Promise<Page<T>>;
   present: (connection: ToolConnection, item: T) => Item;
   signal: AbortSignal;
@@ -230,7 +252,9 @@ export async function pagedFanOut<T, Item>(options: {
     }
     for (const [connectionId, position] of Object.entries(decoded.positions)) {
       const connection = await options.context.connections.get(connectionId);
-      if (connection?.isActive) targets.push({ connection, position });
+      // A cursor made before the key's limits changed does not reach past them.
+      if (connection?.isActive && allowedConnections(options.context, [connection]).length > 0)
+        targets.push({ connection, position });
     }
   } else {
     const connections = await options.connections();
@@ -249,6 +273,7 @@ export async function pagedFanOut<T, Item>(options: {
         client,
         { cursor: position.cursor, limit: position.limit },
         signal,
+        connection,
       );
       // A page cut short last time: the same provider page again, after what was already shown.
       return position.skip ? { ...page, items: page.items.slice(position.skip) } : page;

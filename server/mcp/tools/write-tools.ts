@@ -9,10 +9,11 @@
  * every field change, so an update can be undone); update and transition are idempotent (the same
  * call twice leaves the same state), create and comment are not.
  */
-import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ProviderClient } from '../../providers/index.js';
 import type { ToolConnection, ToolContext } from './context.js';
+import { assertIssueAllowed, type ToolRegistrar } from './policy-gate.js';
 import { describeFailure, isUnknownStatus } from './failures.js';
 import { toolId } from './ids.js';
 import { outputSchemas } from './output-schemas.js';
@@ -32,14 +33,7 @@ const writeAnnotations = {
   openWorldHint: true,
 } as const;
 
-export const writeToolNames = [
-  'create_issue',
-  'update_issue',
-  'transition_issue',
-  'add_comment',
-  'log_work',
-  'link_issues',
-] as const;
+export { writeToolNames } from './names.js';
 
 function readOnlyRefusal(tool: string): CallToolResult {
   return toolError(
@@ -155,7 +149,7 @@ const addCommentInput = z.object({
   body: z.string().trim().min(1).max(32_000).describe('The comment, in markdown.'),
 });
 
-export function registerWriteTools(server: McpServer, context: ToolContext): void {
+export function registerWriteTools(server: ToolRegistrar, context: ToolContext): void {
   const allowed = (): boolean => context.scope === 'write';
 
   server.registerTool(
@@ -210,6 +204,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
         );
       }
       const { connection, key } = await resolveId(context, args.id, 'issue');
+      await assertIssueAllowed(context, connection, key);
       const unassign =
         args.assignee !== undefined &&
         ['none', 'unassigned', 'nobody'].includes(args.assignee.trim().toLowerCase());
@@ -240,6 +235,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
     guarded(context, 'transition_issue', async ({ id, status }) => {
       if (!allowed()) return readOnlyRefusal('transition_issue');
       const { connection, key } = await resolveId(context, id, 'issue');
+      await assertIssueAllowed(context, connection, key);
       const outcome = await write(context, 'transition_issue', connection, (client) =>
         client.transitionIssue(key, status),
       );
@@ -281,6 +277,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
     guarded(context, 'add_comment', async ({ id, body }) => {
       if (!allowed()) return readOnlyRefusal('add_comment');
       const { connection, key } = await resolveId(context, id, 'issue');
+      await assertIssueAllowed(context, connection, key);
       const outcome = await write(context, 'add_comment', connection, (client) =>
         client.addComment(key, body),
       );
@@ -321,6 +318,7 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
         );
       }
       const { connection, key } = await resolveId(context, args.id, 'issue');
+      await assertIssueAllowed(context, connection, key);
       const outcome = await write(context, 'log_work', connection, (client) =>
         client.logWork(key, {
           timeSpentSeconds: seconds,
@@ -362,6 +360,8 @@ export function registerWriteTools(server: McpServer, context: ToolContext): voi
         );
       }
       const { connection } = from;
+      await assertIssueAllowed(context, connection, from.key);
+      await assertIssueAllowed(context, connection, to.key);
       const outcome = await write(context, 'link_issues', connection, (client) =>
         client.linkIssues({
           fromKey: from.key,

@@ -293,6 +293,8 @@ export function startAtFrom(cursor: string | undefined): number {
 }
 
 export interface JqlFilters {
+  /** A restriction ANDed onto the whole query, the caller's JQL included (a project policy). */
+  projectKeys?: readonly string[] | undefined;
   text?: string | undefined;
   projectKey?: string | undefined;
   status?: string | undefined;
@@ -311,11 +313,17 @@ export interface JqlFilters {
 export function buildJql(filters: JqlFilters, options: { requireBounded: boolean }): string {
   const clauses: string[] = [];
   let orderBy = 'ORDER BY updated DESC';
+  if (filters.projectKeys !== undefined) clauses.push(projectInClause(filters.projectKeys));
   if (filters.jql?.trim()) {
     const match = /^(.*?)\s*\bORDER\s+BY\b(.*)$/is.exec(filters.jql.trim());
     const where = (match ? match[1] : filters.jql)?.trim() ?? '';
     if (match) orderBy = `ORDER BY ${match[2]?.trim() ?? ''}`;
-    if (where) clauses.push(`(${where})`);
+    if (where) {
+      // Under a restriction the caller's JQL must be one closed group, or a crafted `x) OR (y`
+      // would escape the AND.
+      if (filters.projectKeys !== undefined) assertSelfContainedJql(where);
+      clauses.push(`(${where})`);
+    }
   }
   if (filters.projectKey) clauses.push(`project = ${jqlString(filters.projectKey)}`);
   if (filters.text?.trim()) clauses.push(`text ~ ${jqlString(filters.text.trim())}`);
@@ -337,6 +345,37 @@ export function buildJql(filters: JqlFilters, options: { requireBounded: boolean
 
 export const myOpenIssuesJql =
   'assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC';
+
+/** `project in ("A", "B")`; no key at all matches nothing (`project in ()` is not JQL). */
+export function projectInClause(keys: readonly string[]): string {
+  if (keys.length === 0) return 'issuekey is EMPTY';
+  return `project in (${keys.map((key) => jqlString(assertProjectKey(key))).join(', ')})`;
+}
+
+/**
+ * Refuses JQL whose parentheses do not balance outside its string literals (or whose string never
+ * ends): such text could close the group it is put in.
+ */
+export function assertSelfContainedJql(jql: string): void {
+  let depth = 0;
+  let quote: string | null = null;
+  for (let index = 0; index < jql.length; index++) {
+    const char = jql[index];
+    if (quote !== null) {
+      if (char === '\\') index++;
+      else if (char === quote) quote = null;
+      continue;
+    }
+    if (char === '"' || char === "'") quote = char;
+    else if (char === '(') depth++;
+    else if (char === ')' && --depth < 0) break;
+  }
+  if (depth !== 0 || quote !== null) {
+    throw new ProviderValidationError(
+      'The jql has unbalanced parentheses or an unterminated string; fix the query.',
+    );
+  }
+}
 
 export interface JiraClientConfig {
   http: ProviderHttp;
@@ -394,6 +433,7 @@ export class JiraClient implements ProviderClient {
     }
     const jql = buildJql(
       {
+        projectKeys: params.projectKeys,
         text: params.text,
         projectKey:
           params.projectKey === undefined ? undefined : assertProjectKey(params.projectKey),
@@ -410,7 +450,11 @@ export class JiraClient implements ProviderClient {
   }
 
   listMyIssues(params: ListMyIssuesParams, options: CallOptions = {}): Promise<Page<IssueSummary>> {
-    return this.#search(myOpenIssuesJql, params.cursor, params.limit, options);
+    const jql =
+      params.projectKeys === undefined
+        ? myOpenIssuesJql
+        : `${projectInClause(params.projectKeys)} AND ${myOpenIssuesJql}`;
+    return this.#search(jql, params.cursor, params.limit, options);
   }
 
   async getIssue(key: string, options: GetIssueOptions = {}): Promise<IssueDetail> {

@@ -226,6 +226,19 @@ function projectIdentifier(key: string): string {
   return key;
 }
 
+/**
+ * Work packages of these projects only, by numeric project id (the `project` filter takes ids; a
+ * project policy names OpenProject projects by the id list_projects shows).
+ */
+function projectFilter(projectIds: readonly string[]): Filter {
+  for (const id of projectIds) {
+    if (!/^\d+$/.test(id)) {
+      throw new ProviderValidationError(`"${id}" is not an OpenProject project id (a number).`);
+    }
+  }
+  return { project: { operator: '=', values: [...projectIds] } };
+}
+
 /** The trailing id of an API href (`/api/v3/users/5` → `5`). */
 function idOf(href: string | null | undefined): string | undefined {
   return href ? /\/([^/]+)$/.exec(href)?.[1] : undefined;
@@ -341,6 +354,7 @@ export class OpenProjectClient implements ProviderClient {
       );
     }
     const filters: Filter[] = [];
+    if (params.projectKeys !== undefined) filters.push(projectFilter(params.projectKeys));
     if (params.text?.trim())
       filters.push({ search: { operator: '**', values: [params.text.trim()] } });
     const status = params.status?.trim();
@@ -392,12 +406,16 @@ export class OpenProjectClient implements ProviderClient {
   }
 
   async listMyIssues(
-    { cursor, limit }: ListMyIssuesParams,
+    { cursor, limit, projectKeys }: ListMyIssuesParams,
     options: CallOptions = {},
   ): Promise<Page<IssueSummary>> {
     const { raw: _raw, ...page } = await this.#workPackages(
       '/api/v3/work_packages',
-      [{ assignee: { operator: '=', values: ['me'] } }, { status: { operator: 'o', values: [] } }],
+      [
+        ...(projectKeys === undefined ? [] : [projectFilter(projectKeys)]),
+        { assignee: { operator: '=', values: ['me'] } },
+        { status: { operator: 'o', values: [] } },
+      ],
       cursor,
       limit,
       options,
