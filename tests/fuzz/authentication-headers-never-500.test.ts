@@ -182,7 +182,14 @@ describe.each(['sqlite', 'postgres'] as const)('authentication headers on %s', (
             : bearer?.startsWith('mcp_')
               ? bearer
               : queryKey?.trim();
-        const guardsPass = headers.Host === undefined && headers.Origin === undefined;
+        // A head over Node's limit (16 KiB) is refused by Node itself with 431, before any of our
+        // code: a correct answer, just not the 401 (seed-dependent: huge values are rare).
+        if (first.status === 431)
+          expect(JSON.stringify(headers).length + JSON.stringify(params).length).toBeGreaterThan(
+            8_000,
+          );
+        const guardsPass =
+          headers.Host === undefined && headers.Origin === undefined && first.status !== 431;
         if (parsable && !isMcp && queryKey !== null) {
           // The account API refuses a key in the URL before looking at anything else.
           if (first.status === 401)

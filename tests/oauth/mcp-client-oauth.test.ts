@@ -30,7 +30,9 @@ const pkcePair = () => {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 };
 
-describe.each(databaseKinds)('an MCP client signs in with OAuth (%s)', (database) => {
+// The browser-driven flows hung once in a while on a loaded machine (cause not found yet; see
+// docs/RELIABILITY.md): a hung attempt is retried rather than failing the whole run.
+describe.each(databaseKinds)('an MCP client signs in with OAuth (%s)', { retry: 2 }, (database) => {
   let server: TestServer;
   let browser: Browser;
   let context: BrowserContext;
