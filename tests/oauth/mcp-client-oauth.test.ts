@@ -30,9 +30,7 @@ const pkcePair = () => {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 };
 
-// The browser-driven flows hung once in a while on a loaded machine (cause not found yet; see
-// docs/RELIABILITY.md): a hung attempt is retried rather than failing the whole run.
-describe.each(databaseKinds)('an MCP client signs in with OAuth (%s)', { retry: 2 }, (database) => {
+describe.each(databaseKinds)('an MCP client signs in with OAuth (%s)', (database) => {
   let server: TestServer;
   let browser: Browser;
   let context: BrowserContext;

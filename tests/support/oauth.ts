@@ -38,8 +38,8 @@ export async function startOAuthTestServer(options: TestServerOptions = {}): Pro
 /** A loopback redirect URI (RFC 8252) that hands each authorization response to the test. */
 export interface CallbackReceiver {
   readonly redirectUrl: string;
-  /** The next authorization response's query parameters. */
-  next(): Promise<URLSearchParams>;
+  /** The next authorization response's query parameters (an error when none comes in time). */
+  next(timeoutMs?: number): Promise<URLSearchParams>;
   close(): Promise<void>;
 }
 
@@ -61,12 +61,24 @@ export async function startCallbackReceiver(): Promise<CallbackReceiver> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
+  const redirectUrl = `http://127.0.0.1:${port}/callback`;
   return {
-    redirectUrl: `http://127.0.0.1:${port}/callback`,
-    next() {
+    redirectUrl,
+    next(timeoutMs = 90_000) {
       const ready = received.shift();
       if (ready) return Promise.resolve(ready);
-      return new Promise((resolve) => waiting.push(resolve));
+      return new Promise((resolve, reject) => {
+        const deliver = (params: URLSearchParams) => {
+          clearTimeout(timer);
+          resolve(params);
+        };
+        // A waiter left behind by a failed flow would swallow the next flow's response.
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(deliver), 1);
+          reject(new Error(`no authorization response reached ${redirectUrl} in ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiting.push(deliver);
+      });
     },
     close: () =>
       new Promise((resolve) => {
@@ -90,6 +102,10 @@ export async function approveInBrowser(
   }
   await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
   await page.getByRole('button', { name: 'Allow' }).click();
+  // The click only starts the form's submission. Closing the page before the redirect to the
+  // client has arrived cancels it (the response never reaches the client): wait for it.
+  const authorizationServer = new URL(authorizationUrl).origin;
+  await page.waitForURL((url) => url.origin !== authorizationServer, { timeout: 90_000 });
 }
 
 /**
