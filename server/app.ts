@@ -172,19 +172,19 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   const providerClients = new ProviderClientCache({ httpOptions: providerHttp });
   const grants = new GrantService(db, now);
   const sso =
-    config.oauth.oidc && config.oauth.publicUrl
+    config.oauth.oidc && config.publicUrl
       ? new SsoService({
           config: config.oauth.oidc,
-          publicUrl: config.oauth.publicUrl,
+          publicUrl: config.publicUrl,
           db,
           logger,
           now,
         })
       : null;
   const oauth =
-    config.oauth.enabled && config.oauth.publicUrl
+    config.oauth.enabled && config.publicUrl
       ? createOAuthServer({
-          publicUrl: config.oauth.publicUrl,
+          publicUrl: config.publicUrl,
           db,
           secretKey: config.secretKey,
           accounts,

@@ -286,7 +286,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     accessTokenTtlSeconds: values.PM_MCP_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: values.PM_MCP_REFRESH_TOKEN_TTL_DAYS,
     providerAllowedHosts: values.PM_MCP_PROVIDER_ALLOWED_HOSTS,
-    oauth: loadOAuthConfig(present),
+    oauth: loadOAuthConfig(present, values.PM_MCP_PUBLIC_URL ?? null),
     enabledTools: values.PM_MCP_TOOLS ? Object.freeze(values.PM_MCP_TOOLS) : null,
     readOnly: values.PM_MCP_READ_ONLY,
   });
@@ -305,8 +305,6 @@ export interface OidcConfig {
 }
 
 export interface OAuthConfig {
-  /** `PM_MCP_PUBLIC_URL` without a trailing slash (the issuer, links in pages); null when unset. */
-  readonly publicUrl: string | null;
   /** The authorization server and OAuth on `/mcp`: on when the public URL is set, unless `PM_MCP_OAUTH=false`. */
   readonly enabled: boolean;
   /** `PM_MCP_PASSWORD_LOGIN` (default true): passwords accepted at sign-in. */
@@ -334,7 +332,6 @@ const httpUrl = (variable: string) =>
     .transform((value) => value.replace(/\/+$/, ''));
 
 const oauthEnvSchema = z.object({
-  PM_MCP_PUBLIC_URL: httpUrl('PM_MCP_PUBLIC_URL').optional(),
   PM_MCP_OAUTH: booleanFlag.optional(),
   PM_MCP_PASSWORD_LOGIN: booleanFlag.default(true),
   PM_MCP_OIDC_ISSUER: httpUrl('PM_MCP_OIDC_ISSUER').optional(),
@@ -354,14 +351,17 @@ const oauthEnvSchema = z.object({
     .default([]),
 });
 
-function loadOAuthConfig(present: Record<string, string | undefined>): OAuthConfig {
+/** `publicUrl`: `PM_MCP_PUBLIC_URL` as the main schema parsed it (the issuer). */
+function loadOAuthConfig(
+  present: Record<string, string | undefined>,
+  publicUrl: string | null,
+): OAuthConfig {
   const parsed = oauthEnvSchema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError(String(issue?.path[0] ?? 'environment'), issue?.message ?? 'is invalid');
   }
   const values = parsed.data;
-  const publicUrl = values.PM_MCP_PUBLIC_URL ?? null;
   const enabled = values.PM_MCP_OAUTH ?? publicUrl !== null;
   if (enabled && publicUrl === null) {
     throw new ConfigError(
@@ -400,5 +400,5 @@ function loadOAuthConfig(present: Record<string, string | undefined>): OAuthConf
       'cannot be false without PM_MCP_OIDC_* (nobody could sign in)',
     );
   }
-  return Object.freeze({ publicUrl, enabled, passwordLogin: values.PM_MCP_PASSWORD_LOGIN, oidc });
+  return Object.freeze({ enabled, passwordLogin: values.PM_MCP_PASSWORD_LOGIN, oidc });
 }
