@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import { connection, listJiraProjects, type JiraSite } from './bare-sdk.js';
+import { bareTools, type JiraSite } from './bare-sdk.js';
 import { serveCommands, startChild, startChildMain, type Child } from './child.js';
 
 /**
@@ -19,37 +19,9 @@ function createBareServer(jira: () => JiraSite | undefined): McpServer {
     { name: 'bare-sdk-v2', version: '1.0.0' },
     { capabilities: { tools: {} } },
   );
-  server.registerTool(
-    'list_providers',
-    { title: 'List my PM connections', annotations: { readOnlyHint: true } },
-    () => ({
-      content: [
-        {
-          type: 'text',
-          text: `${connection.name} (${connection.provider_type}) ${connection.base_url} — active`,
-        },
-      ],
-      structuredContent: { providers: [connection] },
-    }),
-  );
-  server.registerTool(
-    'list_projects',
-    { title: 'List my projects', annotations: { readOnlyHint: true } },
-    async () => {
-      const site = jira();
-      if (!site) throw new Error('no Jira site set');
-      const projects = await listJiraProjects(site);
-      return {
-        content: [
-          {
-            type: 'text',
-            text: projects.map((p) => `• ${p.id} — ${p.name}  [${p.connection_name}]`).join('\n'),
-          },
-        ],
-        structuredContent: { projects },
-      };
-    },
-  );
+  for (const [name, tool] of Object.entries(bareTools)) {
+    server.registerTool(name, tool.config, () => tool.answer(jira()));
+  }
   return server;
 }
 

@@ -60,42 +60,47 @@ export async function listJiraProjects(site: JiraSite) {
   }));
 }
 
-function createBareServer(jira: () => JiraSite | undefined): McpServer {
-  const server = new McpServer(
-    { name: 'bare-sdk', version: '1.0.0' },
-    { capabilities: { tools: {} } },
-  );
-  server.registerTool(
-    'list_providers',
-    { title: 'List my PM connections', annotations: { readOnlyHint: true } },
-    () => ({
-      content: [
-        {
-          type: 'text',
-          text: `${connection.name} (${connection.provider_type}) ${connection.base_url} — active`,
-        },
-      ],
-      structuredContent: { providers: [connection] },
-    }),
-  );
-  server.registerTool(
-    'list_projects',
-    { title: 'List my projects', annotations: { readOnlyHint: true } },
-    async () => {
-      const site = jira();
+/** The two tools both bare servers serve, with the answers the real server gives. */
+export const bareTools = {
+  list_providers: {
+    config: { title: 'List my PM connections', annotations: { readOnlyHint: true } },
+    answer: () =>
+      Promise.resolve({
+        content: [
+          {
+            type: 'text' as const,
+            text: `${connection.name} (${connection.provider_type}) ${connection.base_url} — active`,
+          },
+        ],
+        structuredContent: { providers: [connection] },
+      }),
+  },
+  list_projects: {
+    config: { title: 'List my projects', annotations: { readOnlyHint: true } },
+    answer: async (site: JiraSite | undefined) => {
       if (!site) throw new Error('no Jira site set');
       const projects = await listJiraProjects(site);
       return {
         content: [
           {
-            type: 'text',
+            type: 'text' as const,
             text: projects.map((p) => `• ${p.id} — ${p.name}  [${p.connection_name}]`).join('\n'),
           },
         ],
         structuredContent: { projects },
       };
     },
+  },
+};
+
+function createBareServer(jira: () => JiraSite | undefined): McpServer {
+  const server = new McpServer(
+    { name: 'bare-sdk', version: '1.0.0' },
+    { capabilities: { tools: {} } },
   );
+  for (const [name, tool] of Object.entries(bareTools)) {
+    server.registerTool(name, tool.config, () => tool.answer(jira()));
+  }
   return server;
 }
 
