@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import {
-  startNginx,
   startServerProcess as startCompiledServer,
-  type NginxProcess,
   type ServerProcess as CompiledServer,
 } from '../tests/support/cluster.js';
+import { startNginx, type NginxProcess } from '../tests/support/nginx.js';
 import { createPostgresSchema, postgresUrl } from '../tests/support/databases.js';
 import { createKey, registerAccount, request, type TestAccount } from '../tests/support/http.js';
 import { ensureServerBuild } from '../tests/support/server-build.js';

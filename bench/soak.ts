@@ -18,13 +18,8 @@ import pg from 'pg';
 import { configureClient, clientConfigPath } from '../main/clients/index.js';
 import { isDesktopError } from '../main/errors.js';
 import { createLoopbackProxy, generateLocalToken } from '../main/proxy/proxy.js';
-import {
-  freePort,
-  startNginx,
-  startServerProcess,
-  type NginxProcess,
-  type ServerProcess,
-} from '../tests/support/cluster.js';
+import { freePort, startServerProcess, type ServerProcess } from '../tests/support/cluster.js';
+import { startNginx, type NginxProcess } from '../tests/support/nginx.js';
 import { createKey, registerAccount, request } from '../tests/support/http.js';
 import {
   connectMcpClient,

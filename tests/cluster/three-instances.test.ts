@@ -1,13 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeJiraCloud, type JiraFake } from '../fakes/jira-cloud.js';
-import {
-  startNginx,
-  startServerProcess,
-  waitFor,
-  type NginxProcess,
-  type ServerProcess,
-} from '../support/cluster.js';
+import { startServerProcess, waitFor, type ServerProcess } from '../support/cluster.js';
+import { startNginx, type NginxProcess } from '../support/nginx.js';
 import { createPostgresSchema, postgresUrl } from '../support/databases.js';
 import {
   createKey,

@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { serverBin } from './server-build.js';
 
 /** Polls until `check` holds, or fails after `timeoutMs` naming what was awaited. */
@@ -95,81 +93,4 @@ export async function startServerProcess(
     throw error;
   }
   return { url, port, output, child, exited, stop };
-}
-
-export interface NginxProcess {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-const deployProxyConf = path.resolve(import.meta.dirname, '../../deploy/nginx/pm-mcp-proxy.conf');
-
-/**
- * nginx (Debian's nginx-light) in the foreground from a generated config: round robin without
- * stickiness over the given instances, with the proxy settings of `deploy/nginx/pm-mcp-proxy.conf`
- * included verbatim (the tested deployment config).
- */
-export async function startNginx(upstreamPorts: readonly number[]): Promise<NginxProcess> {
-  const folder = mkdtempSync(path.join(tmpdir(), 'pm-mcp-nginx-'));
-  mkdirSync(path.join(folder, 'tmp'));
-  const port = await freePort();
-  const runningAsRoot = process.getuid?.() === 0;
-  writeFileSync(
-    path.join(folder, 'nginx.conf'),
-    `
-${runningAsRoot ? 'user root;' : ''}
-worker_processes 1;
-error_log ${folder}/error.log warn;
-pid ${folder}/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${folder}/tmp/body;
-  proxy_temp_path ${folder}/tmp/proxy;
-  fastcgi_temp_path ${folder}/tmp/fastcgi;
-  uwsgi_temp_path ${folder}/tmp/uwsgi;
-  scgi_temp_path ${folder}/tmp/scgi;
-  upstream pm_mcp {
-${upstreamPorts.map((upstream) => `    server 127.0.0.1:${upstream} max_fails=1 fail_timeout=5s;`).join('\n')}
-    keepalive 32;
-    keepalive_timeout 4s;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    include ${deployProxyConf};
-  }
-}
-`,
-  );
-  const child = spawn(
-    '/usr/sbin/nginx',
-    ['-p', folder, '-c', path.join(folder, 'nginx.conf'), '-g', 'daemon off;'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = once(child, 'exit');
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(folder, { recursive: true, force: true });
-  };
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor('nginx to listen', async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-      try {
-        await fetch(`${url}/health`);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { url, stop };
 }
