@@ -66,6 +66,15 @@ function queryParameters(request: IncomingMessage): URLSearchParams {
   return new URLSearchParams(start === -1 ? '' : url.slice(start + 1));
 }
 
+/** Whether a request carries any credential at all: one with none guessed nothing, and is no attempt. */
+export function presentsCredential(request: IncomingMessage): boolean {
+  const { headers } = request;
+  if (headers['x-mcp-api-key'] !== undefined || headers.authorization !== undefined) return true;
+  if (headers['x-user-id'] !== undefined) return true;
+  const query = queryParameters(request);
+  return query.has('api_key') || query.has('user_id');
+}
+
 /**
  * The client's address: Express's `req.ip`, which honours `X-Forwarded-For` only from the
  * proxies `PM_MCP_TRUST_PROXY` trusts (the socket's peer otherwise).
@@ -87,8 +96,8 @@ function presentedKey(request: IncomingMessage): string | undefined {
  * Resolves the caller from the first credential present, in the priority of SPEC §3.5. The first
  * credential decides: an invalid key is a 401 and never falls through to a weaker method.
  *
- * The credential is resolved first: a valid one is never refused by the limiter. A failure is
- * counted per client address and, for a well-formed key, per key prefix; once one of them is
+ * The credential is resolved first: a valid one is never refused by the limiter, and a request
+ * without any credential is no attempt (it is answered 401, never 429). A failure is counted per client address and, for a well-formed key, per key prefix; once one of them is
  * over the limit, failures get 429 with `Retry-After` instead of 401. (Keys and access tokens
  * carry 256 bits: answering a valid one is no oracle worth guarding.)
  */
@@ -107,6 +116,8 @@ export class Authenticator {
       return await this.#resolve(request, options);
     } catch (error) {
       if (!(error instanceof AppError && error.status === 401)) throw error;
+      // Nothing was guessed (an OAuth client discovering how to sign in asks exactly so).
+      if (!presentsCredential(request)) throw error;
       const address = clientAddress(request);
       const subjects = [`address:${address}`];
       const key = presentedKey(request);

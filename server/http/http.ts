@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import type { Authenticator, Principal } from '../auth/authenticate.js';
+import { presentsCredential, type Authenticator, type Principal } from '../auth/authenticate.js';
 import { isDatabaseUnavailableError } from '../db/database.js';
 import { isUuid } from '../db/schema.js';
 import { AppError, isAppError } from '../errors.js';
@@ -65,14 +65,7 @@ export function authenticated(authenticator: Authenticator): RequestHandler {
   };
 }
 
-/** Whether the request presents any credential of SPEC §3.5 (headers or query). */
-export function presentsCredential(req: Request): boolean {
-  const { headers } = req;
-  if (headers['x-mcp-api-key'] !== undefined || headers.authorization !== undefined) return true;
-  if (headers['x-user-id'] !== undefined) return true;
-  const query = new URL(req.originalUrl, 'http://localhost').searchParams;
-  return query.has('api_key') || query.has('user_id');
-}
+export { presentsCredential };
 
 /**
  * For `POST /messages`: the stream id authorises the message, but a credential that is sent is

@@ -51,6 +51,17 @@ describe.each(databaseKinds)('the failed-credential limiter on %s', (database) =
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     });
 
+    it('does not count requests that carry no credential (an OAuth client discovering how to sign in)', async () => {
+      // This address is past the limit (the test above), yet a request with nothing in it is
+      // answered 401 with the usual challenge, never 429.
+      const statuses: number[] = [];
+      for (let i = 0; i < limit.maxFailures + 3; i += 1) {
+        statuses.push((await me(server.url, {})).status);
+        statuses.push((await request(server.url, 'POST', '/mcp', { body: {} })).status);
+      }
+      expect(new Set(statuses)).toEqual(new Set([401]));
+    });
+
     it('ignores X-Forwarded-For when no proxy is trusted (no escaping the limit by spoofing)', async () => {
       const response = await me(server.url, {
         'x-mcp-api-key': garbageKey(100),
