@@ -39,7 +39,10 @@ export default tseslint.config(
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-confusing-void-expression': 'off',
-      '@typescript-eslint/no-unnecessary-condition': ['error', { allowConstantLoopConditions: true }],
+      '@typescript-eslint/no-unnecessary-condition': [
+        'error',
+        { allowConstantLoopConditions: true },
+      ],
       'no-restricted-imports': [
         'error',
         {
@@ -58,7 +61,9 @@ export default tseslint.config(
         'error',
         {
           paths: [{ name: 'electron', message: 'The server never imports electron.' }],
-          patterns: [{ group: desktopFolders, message: 'server/ must not import the desktop app.' }],
+          patterns: [
+            { group: desktopFolders, message: 'server/ must not import the desktop app.' },
+          ],
         },
       ],
     },

@@ -21,11 +21,7 @@ import { startNginx } from './support/nginx.js';
 import { startProxyProcess } from './support/proxy-child.js';
 import { startServerProcess } from './support/server-child.js';
 import { startFakeJiras } from './support/fake-jira-child.js';
-import {
-  addJiraConnection,
-  callToolOnce,
-  createBenchUser,
-} from './support/setup.js';
+import { addJiraConnection, callToolOnce, createBenchUser } from './support/setup.js';
 
 /**
  * B1: MCP `tools/call` round trips through the loopback proxy vs straight to the backend, with
