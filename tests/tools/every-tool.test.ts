@@ -10,7 +10,7 @@ import {
 } from '../fakes/openproject.js';
 import { defined } from '../providers/support.js';
 import { protocolEras } from '../support/mcp.js';
-import { connectTools, contextOver, toolConnection, type ConnectedTools } from './support.js';
+import { closeToolsOverFake, openToolsOverFake, type ConnectedTools } from './support.js';
 
 interface RunningFake {
   url: string;
@@ -142,21 +142,11 @@ describe.each(casesByEra)('every PM tool against $label, $era era', (providerCas
   const id = (key: string): string => `${connection.id}:${key}`;
 
   beforeAll(async () => {
-    fake = await providerCase.start();
-    connection = toolConnection({
-      providerType: providerCase.type,
-      name: `Team ${providerCase.label}`,
-      baseUrl: fake.url,
-      ...(providerCase.email ? { email: providerCase.email } : {}),
-      apiToken: providerCase.token,
-    });
-    tools = await connectTools(contextOver([connection]), providerCase.era);
+    ({ fake, connection, tools } = await openToolsOverFake(providerCase));
   });
   afterAll(async () => {
     expect(fake.recordedText()).not.toMatch(/mcp_/);
-    expect(tools.transcript.join('\n')).not.toContain(providerCase.token);
-    await tools.close();
-    await fake.stop();
+    await closeToolsOverFake({ fake, connection, tools }, providerCase.token);
   });
 
   it('list_providers shows the connection, its type and last check, never the token', async () => {

@@ -12,7 +12,7 @@ import { startFakeJiraDataCenter } from '../fakes/jira-data-center.js';
 import { defaultOpenProjectUsers, startFakeOpenProject } from '../fakes/openproject.js';
 import { defined } from '../providers/support.js';
 import { protocolEras } from '../support/mcp.js';
-import { connectTools, contextOver, toolConnection, type ConnectedTools } from './support.js';
+import { closeToolsOverFake, openToolsOverFake, type ConnectedTools } from './support.js';
 
 interface RunningFake {
   url: string;
@@ -156,21 +156,9 @@ describe.each(casesByEra)('the next tools against $label, $era era', (providerCa
   const id = (key: string): string => `${connection.id}:${key}`;
 
   beforeAll(async () => {
-    fake = await providerCase.start();
-    connection = toolConnection({
-      providerType: providerCase.type,
-      name: `Team ${providerCase.label}`,
-      baseUrl: fake.url,
-      ...(providerCase.email ? { email: providerCase.email } : {}),
-      apiToken: providerCase.token,
-    });
-    tools = await connectTools(contextOver([connection]), providerCase.era);
+    ({ fake, connection, tools } = await openToolsOverFake(providerCase));
   });
-  afterAll(async () => {
-    expect(tools.transcript.join('\n')).not.toContain(providerCase.token);
-    await tools.close();
-    await fake.stop();
-  });
+  afterAll(() => closeToolsOverFake({ fake, connection, tools }, providerCase.token));
   beforeEach(() => {
     fake.setBehaviour({ rateLimitNext: null, forbidden: null });
   });

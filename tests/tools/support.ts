@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -134,4 +135,46 @@ export async function connectTools(
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+}
+
+/** A provider case of the tool suites: which fake to start and how to connect to it, per era. */
+export interface FakeProviderCase<F extends { url: string; stop(): Promise<void> }> {
+  type: ProviderType;
+  label: string;
+  start(): Promise<F>;
+  email?: string;
+  token: string;
+  era: ProtocolEra;
+}
+
+export interface ToolsOverFake<F> {
+  fake: F;
+  connection: ToolConnection;
+  tools: ConnectedTools;
+}
+
+/** Starts the case's fake, makes one connection to it, and connects the tools in its era. */
+export async function openToolsOverFake<F extends { url: string; stop(): Promise<void> }>(
+  providerCase: FakeProviderCase<F>,
+): Promise<ToolsOverFake<F>> {
+  const fake = await providerCase.start();
+  const connection = toolConnection({
+    providerType: providerCase.type,
+    name: `Team ${providerCase.label}`,
+    baseUrl: fake.url,
+    ...(providerCase.email ? { email: providerCase.email } : {}),
+    apiToken: providerCase.token,
+  });
+  const tools = await connectTools(contextOver([connection]), providerCase.era);
+  return { fake, connection, tools };
+}
+
+/** Checks that no answer ever showed the provider token, then stops everything. */
+export async function closeToolsOverFake<F extends { stop(): Promise<void> }>(
+  opened: ToolsOverFake<F>,
+  token: string,
+): Promise<void> {
+  expect(opened.tools.transcript.join('\n')).not.toContain(token);
+  await opened.tools.close();
+  await opened.fake.stop();
 }
