@@ -10,62 +10,73 @@ function globalStorage(environment: ClientEnvironment, extensionId: string): str
 }
 
 /**
+ * An MCP extension of VS Code that keeps its servers in a JSON file of its global storage,
+ * `mcpServers` → `{ type, url, headers }` (the streamable HTTP type's spelling differs).
+ */
+function vscodeExtension(extension: {
+  id: ClientDefinition['id'];
+  label: string;
+  extensionId: string;
+  /** Below the global storage folder. */
+  file: readonly string[];
+  transportType: string;
+  note: string;
+}): ClientDefinition {
+  const storage = (environment: ClientEnvironment) =>
+    globalStorage(environment, extension.extensionId);
+  return {
+    id: extension.id,
+    label: extension.label,
+    format: 'json',
+    slot: mcpServersSlot,
+    delivery: 'file',
+    scopes: ['user'],
+    ownedInputIds: [],
+    installEvidence(environment) {
+      return { paths: [storage(environment)], commands: [] };
+    },
+    configPath(_scope, options) {
+      const p = pathFor(options.environment.platform);
+      return p.join(storage(options.environment), ...extension.file);
+    },
+    desiredConfig(target) {
+      return {
+        entry: {
+          type: extension.transportType,
+          url: targetUrl(target),
+          headers: authHeaders(target),
+        },
+        inputs: [],
+        holdsSecret: true,
+        notes: [extension.note],
+      };
+    },
+  };
+}
+
+/**
  * Cline (VS Code extension `saoudrizwan.claude-dev`): `settings/cline_mcp_settings.json` in its
  * global storage, `mcpServers` → `{ type: "streamableHttp", url, headers }` (without `type` a URL
  * is taken for SSE).
  */
-export const cline: ClientDefinition = {
+export const cline = vscodeExtension({
   id: 'cline',
   label: 'Cline',
-  format: 'json',
-  slot: mcpServersSlot,
-  delivery: 'file',
-  scopes: ['user'],
-  ownedInputIds: [],
-  installEvidence(environment) {
-    return { paths: [globalStorage(environment, 'saoudrizwan.claude-dev')], commands: [] };
-  },
-  configPath(_scope, options) {
-    const p = pathFor(options.environment.platform);
-    const storage = globalStorage(options.environment, 'saoudrizwan.claude-dev');
-    return p.join(storage, 'settings', 'cline_mcp_settings.json');
-  },
-  desiredConfig(target) {
-    return {
-      entry: { type: 'streamableHttp', url: targetUrl(target), headers: authHeaders(target) },
-      inputs: [],
-      holdsSecret: true,
-      notes: ["Cline watches this file; pm-server appears in Cline's MCP Servers view."],
-    };
-  },
-};
+  extensionId: 'saoudrizwan.claude-dev',
+  file: ['settings', 'cline_mcp_settings.json'],
+  transportType: 'streamableHttp',
+  note: "Cline watches this file; pm-server appears in Cline's MCP Servers view.",
+});
 
 /**
  * Roo Code (VS Code extension `rooveterinaryinc.roo-cline`): `settings/mcp_settings.json` in its
  * global storage, `mcpServers` → `{ type: "streamable-http", url, headers }`.
  */
-export const rooCode: ClientDefinition = {
+export const rooCode = vscodeExtension({
   id: 'roo-code',
   label: 'Roo Code',
-  format: 'json',
-  slot: mcpServersSlot,
-  delivery: 'file',
-  scopes: ['user'],
-  ownedInputIds: [],
-  installEvidence(environment) {
-    return { paths: [globalStorage(environment, 'rooveterinaryinc.roo-cline')], commands: [] };
-  },
-  configPath(_scope, options) {
-    const p = pathFor(options.environment.platform);
-    const storage = globalStorage(options.environment, 'rooveterinaryinc.roo-cline');
-    return p.join(storage, 'settings', 'mcp_settings.json');
-  },
-  desiredConfig(target) {
-    return {
-      entry: { type: 'streamable-http', url: targetUrl(target), headers: authHeaders(target) },
-      inputs: [],
-      holdsSecret: true,
-      notes: ["Roo Code watches this file; pm-server appears in Roo Code's MCP settings view."],
-    };
-  },
-};
+  extensionId: 'rooveterinaryinc.roo-cline',
+  file: ['settings', 'mcp_settings.json'],
+  transportType: 'streamable-http',
+  note: "Roo Code watches this file; pm-server appears in Roo Code's MCP settings view.",
+});
