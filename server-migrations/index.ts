@@ -5,6 +5,7 @@ import * as authLimits from './0003_auth_limits.js';
 import * as cluster from './0004_cluster.js';
 import * as oauth from './0005_oauth.js';
 import * as keyPolicy from './0006_key_policy.js';
+import * as grantPolicy from './0007_grant_policy.js';
 
 export { hashLegacyPlaintextKeys } from './legacy-keys.js';
 
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0004_cluster': cluster,
   '0005_oauth': oauth,
   '0006_key_policy': keyPolicy,
+  '0007_grant_policy': grantPolicy,
 };

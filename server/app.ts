@@ -338,7 +338,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   );
   app.use('/api/users/me/mcp-keys', requireAuth, json, keyRoutes(keys, connections));
   app.use('/api/users/me/providers', requireAuth, json, providerRoutes(connections));
-  app.use('/api/users/me/grants', requireAuth, grantRoutes(grants));
+  app.use('/api/users/me/grants', requireAuth, json, grantRoutes(grants, connections));
   app.use('/api/users/me', requireAuth, meRoutes(db));
   if (oauth) app.use(oauth.router);
   app.use('/mcp', mcpAuthenticated(authenticator, oauth?.resource ?? null));

@@ -116,6 +116,9 @@ export interface OAuthGrantsTable {
   created_at: Timestamp;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  /** The grant's limits (0007_grant_policy): JSON arrays, NULL for no limit. */
+  allowed_tools: string | null;
+  allowed_projects: string | null;
 }
 
 /** An account at an OpenID Connect provider linked to a user (0005_oauth). */

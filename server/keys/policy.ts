@@ -44,6 +44,17 @@ export const projectListInput = z
   .max(200)
   .nullable();
 
+/** A change of limits (a key's or a grant's): fields left out keep their value, null lifts. */
+export const limitsBody = z
+  .object({
+    allowed_tools: toolListInput.optional(),
+    allowed_projects: projectListInput.optional(),
+  })
+  .strict()
+  .refine((body) => body.allowed_tools !== undefined || body.allowed_projects !== undefined, {
+    message: 'Send allowed_tools and/or allowed_projects (a list, or null to lift the limit)',
+  });
+
 const storedList = z.array(z.string().min(1)).min(1).nullable();
 
 /** The policy of a stored row. A value that does not parse allows nothing (never everything). */

@@ -4,7 +4,14 @@ import { AppError } from '../errors.js';
 import { parseBody, pathId, principalOf, requireSession } from '../http/http.js';
 import type { ConnectionService } from '../connections/connections.js';
 import type { KeyService } from './keys.js';
-import { projectListInput, toolListInput, unrestrictedPolicy, validatePolicy } from './policy.js';
+import {
+  limitsBody,
+  type KeyPolicy,
+  projectListInput,
+  toolListInput,
+  unrestrictedPolicy,
+  validatePolicy,
+} from './policy.js';
 
 const createKeyBody = z.object({
   name: z.string().trim().min(1).max(100),
@@ -14,25 +21,35 @@ const createKeyBody = z.object({
   allowed_projects: projectListInput.optional(),
 });
 
-const limitsBody = z
-  .object({
-    allowed_tools: toolListInput.optional(),
-    allowed_projects: projectListInput.optional(),
-  })
-  .strict()
-  .refine((body) => body.allowed_tools !== undefined || body.allowed_projects !== undefined, {
-    message: 'Send allowed_tools and/or allowed_projects (a list, or null to lift the limit)',
-  });
+/** The user's connections as a project limit is checked against (id and type). */
+async function ownConnections(connections: ConnectionService, userId: string) {
+  return (await connections.list(userId)).map((connection) => ({
+    id: connection.id,
+    providerType: connection.provider_type,
+  }));
+}
+
+/**
+ * A key's or a grant's limits after a `PATCH` of `allowed_tools` / `allowed_projects`: fields
+ * left out keep their value, null lifts the limit; project entries must be the user's own.
+ */
+export async function changedLimits(
+  body: unknown,
+  current: KeyPolicy,
+  connections: ConnectionService,
+  userId: string,
+): Promise<KeyPolicy> {
+  const change = parseBody(limitsBody, body);
+  return validatePolicy(
+    { tools: change.allowed_tools, projects: change.allowed_projects },
+    current,
+    change.allowed_projects ? await ownConnections(connections, userId) : [],
+  );
+}
 
 /** `/api/users/me/mcp-keys`. A key may list, and revoke or rotate itself; minting needs a session. */
 export function keyRoutes(keys: KeyService, connections: ConnectionService): Router {
   const router = Router();
-
-  const ownConnections = async (userId: string) =>
-    (await connections.list(userId)).map((connection) => ({
-      id: connection.id,
-      providerType: connection.provider_type,
-    }));
 
   router.get('/', async (_req, res) => {
     res.json({ keys: await keys.listKeys(principalOf(res).userId) });
@@ -44,7 +61,7 @@ export function keyRoutes(keys: KeyService, connections: ConnectionService): Rou
     const policy = validatePolicy(
       { tools: body.allowed_tools, projects: body.allowed_projects },
       unrestrictedPolicy,
-      body.allowed_projects ? await ownConnections(principal.userId) : [],
+      body.allowed_projects ? await ownConnections(connections, principal.userId) : [],
     );
     const created = await keys.createKey(principal.userId, {
       name: body.name,
@@ -71,13 +88,8 @@ export function keyRoutes(keys: KeyService, connections: ConnectionService): Rou
   router.patch('/:id', async (req, res) => {
     const keyId = pathId(req, 'id', 'API key');
     const principal = requireSession(res);
-    const body = parseBody(limitsBody, req.body);
     const current = await keys.policyOf(principal.userId, keyId);
-    const policy = validatePolicy(
-      { tools: body.allowed_tools, projects: body.allowed_projects },
-      current,
-      body.allowed_projects ? await ownConnections(principal.userId) : [],
-    );
+    const policy = await changedLimits(req.body, current, connections, principal.userId);
     res.json(await keys.setPolicy(principal.userId, keyId, policy));
   });
 

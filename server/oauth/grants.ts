@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { toIso } from '../db/schema.js';
 import { notFound } from '../errors.js';
+import { policyColumns, policyFromRow, type KeyPolicy } from '../keys/policy.js';
 
 /** A grant as its user sees it (like a key: who, what, when; never a token). */
 export interface PublicGrant {
@@ -12,12 +13,16 @@ export interface PublicGrant {
   created_at: string;
   last_used_at: string | null;
   expires_at: string | null;
+  /** Limits beyond the scopes, as a key's (SPEC §3.7): null for none. */
+  allowed_tools: readonly string[] | null;
+  allowed_projects: readonly string[] | null;
 }
 
 /** The grant behind a presented access token, when it is still in force. */
 export interface ActiveGrant {
   id: string;
   userId: string;
+  policy: KeyPolicy;
 }
 
 const lastUsedIntervalMs = 60_000;
@@ -91,6 +96,8 @@ export class GrantService {
         'oauth_grants.scope',
         'oauth_grants.created_at',
         'oauth_grants.last_used_at',
+        'oauth_grants.allowed_tools',
+        'oauth_grants.allowed_projects',
         'oauth_store.expires_at',
       ])
       .where('oauth_grants.user_id', '=', userId)
@@ -99,16 +106,48 @@ export class GrantService {
       .execute();
     const now = this.#now().getTime();
     return rows
-      .map((row) => ({
-        id: row.id,
-        client_id: row.client_id,
-        client_name: row.client_name,
-        scope: row.scope,
-        created_at: toIso(row.created_at),
-        last_used_at: toIso(row.last_used_at),
-        expires_at: toIso(row.expires_at),
-      }))
+      .map((row) => {
+        const policy = policyFromRow(row);
+        return {
+          id: row.id,
+          client_id: row.client_id,
+          client_name: row.client_name,
+          scope: row.scope,
+          created_at: toIso(row.created_at),
+          last_used_at: toIso(row.last_used_at),
+          expires_at: toIso(row.expires_at),
+          allowed_tools: policy.tools,
+          allowed_projects: policy.projects,
+        };
+      })
       .filter((grant) => grant.expires_at === null || Date.parse(grant.expires_at) > now);
+  }
+
+  /** A grant's limits (`404` when it is not the user's grant in force). */
+  async policyOf(userId: string, id: string): Promise<KeyPolicy> {
+    const row = await this.#db
+      .selectFrom('oauth_grants')
+      .select(['allowed_tools', 'allowed_projects'])
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (!row) throw notFound('Grant');
+    return policyFromRow(row);
+  }
+
+  /** Sets a grant's limits (already validated); its tokens obey them from their next request. */
+  async setPolicy(userId: string, id: string, policy: KeyPolicy): Promise<PublicGrant> {
+    const updated = await this.#db
+      .updateTable('oauth_grants')
+      .set(policyColumns(policy))
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    const grant = (await this.list(userId)).find((listed) => listed.id === id);
+    if (Number(updated.numUpdatedRows) === 0 || !grant) throw notFound('Grant');
+    return grant;
   }
 
   /** Ends a grant and everything issued under it. Another user's grant is `404`, like none. */
@@ -135,7 +174,7 @@ export class GrantService {
   async active(grantId: string): Promise<ActiveGrant | undefined> {
     const row = await this.#db
       .selectFrom('oauth_grants')
-      .select(['id', 'user_id'])
+      .select(['id', 'user_id', 'allowed_tools', 'allowed_projects'])
       .where('grant_id', '=', grantId)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
@@ -150,6 +189,6 @@ export class GrantService {
         .where('id', '=', row.id)
         .execute();
     }
-    return { id: row.id, userId: row.user_id };
+    return { id: row.id, userId: row.user_id, policy: policyFromRow(row) };
   }
 }

@@ -2,7 +2,9 @@ import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import type Provider from 'oidc-provider';
 import type { AccountService } from '../auth/accounts.js';
 import type { Authenticator, Principal } from '../auth/authenticate.js';
+import type { ConnectionService } from '../connections/connections.js';
 import type { Db } from '../db/database.js';
+import { changedLimits } from '../keys/routes.js';
 import { AppError, isAppError } from '../errors.js';
 import { pathId, presentsCredential, principalOf, requireSession } from '../http/http.js';
 import type { Logger } from '../log.js';
@@ -195,11 +197,21 @@ export function mcpAuthenticated(
   };
 }
 
-/** `/api/users/me/grants`: the MCP clients a user let in, listed and revoked like keys. */
-export function grantRoutes(grants: GrantService): Router {
+/**
+ * `/api/users/me/grants`: the MCP clients a user let in, listed, limited and revoked like keys
+ * (changing or revoking needs the signed-in session).
+ */
+export function grantRoutes(grants: GrantService, connections: ConnectionService): Router {
   const router = Router();
   router.get('/', async (_req, res) => {
     res.json({ grants: await grants.list(principalOf(res).userId) });
+  });
+  router.patch('/:id', async (req, res) => {
+    const id = pathId(req, 'id', 'Grant');
+    const principal = requireSession(res);
+    const current = await grants.policyOf(principal.userId, id);
+    const policy = await changedLimits(req.body, current, connections, principal.userId);
+    res.json(await grants.setPolicy(principal.userId, id, policy));
   });
   router.delete('/:id', async (req, res) => {
     const id = pathId(req, 'id', 'Grant');

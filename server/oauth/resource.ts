@@ -81,6 +81,7 @@ export class ProtectedResource {
       grantId: grant.id,
       scope: scopes.has('pm:write') ? 'write' : 'read',
       expiresAt: null,
+      policy: grant.policy,
     };
   }
 }

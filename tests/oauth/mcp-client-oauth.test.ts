@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   Client,
   StreamableHTTPClientTransport,
@@ -11,7 +11,9 @@ import { registerAccount, request, type TestAccount } from '../support/http.js';
 import { textOf } from '../support/mcp.js';
 import {
   approveInBrowser,
+  authorizeInBrowser,
   launchChromium,
+  pkcePair,
   startCallbackReceiver,
   startOAuthTestServer,
   TestOAuthClientProvider,
@@ -24,11 +26,6 @@ function present<T>(value: T | null | undefined, what: string): T {
   if (value === null || value === undefined) throw new Error(`missing ${what}`);
   return value;
 }
-
-const pkcePair = () => {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-};
 
 describe.each(databaseKinds)('an MCP client signs in with OAuth (%s)', (database) => {
   let server: TestServer;
@@ -202,51 +199,16 @@ describe.each(databaseKinds)('an MCP client signs in with OAuth (%s)', (database
   }, 180_000);
 
   it('a client granted pm:read alone does not see the write tools; a used refresh token cannot be replayed', async () => {
-    // A plain OAuth client asking for pm:read only (the SDK would ask for what the server lists).
-    const registered = await request<{ client_id: string }>(server.url, 'POST', '/oauth/register', {
-      body: {
-        client_name: 'reader',
-        redirect_uris: [callback.redirectUrl],
-        token_endpoint_auth_method: 'none',
-      },
+    // A plain OAuth client asking for pm:read only (the SDK would ask for what the server lists);
+    // the browser is still signed in from the last test: straight to consent.
+    const tokens = await authorizeInBrowser({
+      serverUrl: server.url,
+      context,
+      callback,
+      signIn: null,
+      scope: 'pm:read',
+      clientName: 'reader',
     });
-    const clientId = registered.body.client_id;
-    const { verifier, challenge } = pkcePair();
-    const page = await context.newPage();
-    const received = callback.next();
-    // Still signed in from the last test: straight to consent.
-    await approveInBrowser(
-      page,
-      `${server.url}/oauth/authorize?${new URLSearchParams({
-        client_id: clientId,
-        redirect_uri: callback.redirectUrl,
-        response_type: 'code',
-        scope: 'pm:read',
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
-        resource: `${server.url}/mcp`,
-      }).toString()}`,
-      null,
-    );
-    await page.close();
-    const tokenRequest = (params: Record<string, string>) =>
-      fetch(new URL('/oauth/token', server.url), {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ client_id: clientId, ...params }),
-      });
-    const exchanged = await tokenRequest({
-      grant_type: 'authorization_code',
-      code: present((await received).get('code'), 'a code'),
-      code_verifier: verifier,
-      redirect_uri: callback.redirectUrl,
-    });
-    expect(exchanged.status).toBe(200);
-    const tokens = (await exchanged.json()) as {
-      access_token: string;
-      refresh_token: string;
-      scope: string;
-    };
     expect(tokens.scope).toBe('pm:read');
 
     const mcp = new Client({ name: 'reader', version: '1.0.0' });
@@ -260,6 +222,12 @@ describe.each(databaseKinds)('an MCP client signs in with OAuth (%s)', (database
     expect(names).not.toContain('create_issue');
     await mcp.close();
 
+    const tokenRequest = (params: Record<string, string>) =>
+      fetch(new URL('/oauth/token', server.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ client_id: tokens.clientId, ...params }),
+      });
     const rotated = await tokenRequest({
       grant_type: 'refresh_token',
       refresh_token: tokens.refresh_token,

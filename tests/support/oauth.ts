@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,7 +8,7 @@ import type {
   StoredOAuthClientInformation,
   StoredOAuthTokens,
 } from '@modelcontextprotocol/client';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { freePort } from './cluster.js';
 import { startTestServer, type TestServer, type TestServerOptions } from './server.js';
 
@@ -106,6 +107,81 @@ export async function approveInBrowser(
   // client has arrived cancels it (the response never reaches the client): wait for it.
   const authorizationServer = new URL(authorizationUrl).origin;
   await page.waitForURL((url) => url.origin !== authorizationServer, { timeout: 90_000 });
+}
+
+/** A PKCE verifier and its S256 challenge. */
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export interface GrantedTokens {
+  clientId: string;
+  access_token: string;
+  refresh_token: string;
+  scope: string;
+}
+
+/**
+ * A plain OAuth client (registered dynamically) authorized for `/mcp` the way a person does it:
+ * login (unless the browser context is signed in already) and consent in the browser, then the
+ * code exchanged with its PKCE verifier.
+ */
+export async function authorizeInBrowser(options: {
+  serverUrl: string;
+  context: BrowserContext;
+  callback: CallbackReceiver;
+  signIn: { email: string; password: string } | null;
+  scope: string;
+  clientName: string;
+}): Promise<GrantedTokens> {
+  const { serverUrl, callback } = options;
+  const registered = await fetch(new URL('/oauth/register', serverUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_name: options.clientName,
+      redirect_uris: [callback.redirectUrl],
+      token_endpoint_auth_method: 'none',
+    }),
+  });
+  if (registered.status !== 201) throw new Error(`registration answered ${registered.status}`);
+  const { client_id: clientId } = (await registered.json()) as { client_id: string };
+  const { verifier, challenge } = pkcePair();
+  const page = await options.context.newPage();
+  const received = callback.next();
+  try {
+    await approveInBrowser(
+      page,
+      `${serverUrl}/oauth/authorize?${new URLSearchParams({
+        client_id: clientId,
+        redirect_uri: callback.redirectUrl,
+        response_type: 'code',
+        scope: options.scope,
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        resource: `${serverUrl}/mcp`,
+      }).toString()}`,
+      options.signIn,
+    );
+  } finally {
+    await page.close();
+  }
+  const code = (await received).get('code');
+  if (!code) throw new Error('the authorization response carried no code');
+  const exchanged = await fetch(new URL('/oauth/token', serverUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      client_id: clientId,
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: callback.redirectUrl,
+    }),
+  });
+  if (exchanged.status !== 200) throw new Error(`the token endpoint answered ${exchanged.status}`);
+  return { clientId, ...((await exchanged.json()) as Omit<GrantedTokens, 'clientId'>) };
 }
 
 /**
