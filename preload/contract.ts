@@ -83,6 +83,20 @@ export interface RotatedKey {
   apiKey: string;
 }
 
+/** An editor the user let in with OAuth, listed beside the keys (never a token). */
+export interface GrantInfo {
+  id: string;
+  clientId: string;
+  /** The name the editor gave itself when it registered. */
+  clientName: string;
+  /** `pm:read`, `pm:write`. */
+  scopes: string[];
+  createdAt: string;
+  lastUsedAt: string | null;
+  /** When the grant ends unless the editor refreshes it. */
+  expiresAt: string | null;
+}
+
 export interface ProviderInfo {
   id: string;
   providerType: ProviderType;
@@ -199,6 +213,10 @@ export interface DesktopApi {
   revokeKey(id: string): Promise<KeyInfo[]>;
   /** Changes a key's tool and project limits (needs the signed-in session); the keys after. */
   setKeyLimits(id: string, limits: KeyLimits): Promise<KeyInfo[]>;
+  /** The editors signed in with OAuth (their grants). */
+  listGrants(): Promise<GrantInfo[]>;
+  /** Revokes a grant (needs the signed-in session); the grants after. */
+  revokeGrant(id: string): Promise<GrantInfo[]>;
   /** Rotates this machine's key; the proxy uses the new key at once. */
   rotateKey(): Promise<RotatedKey>;
   /** Mints a fresh key for this machine after the old one was revoked or expired. */

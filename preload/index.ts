@@ -67,6 +67,8 @@ const api: PreloadApi = {
   listKeys: method('listKeys'),
   revokeKey: method('revokeKey'),
   setKeyLimits: method('setKeyLimits'),
+  listGrants: method('listGrants'),
+  revokeGrant: method('revokeGrant'),
   rotateKey: method('rotateKey'),
   replaceRejectedKey: method('replaceRejectedKey'),
   configureClient: method('configureClient'),

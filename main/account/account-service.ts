@@ -6,6 +6,7 @@ import { createMachineKeyService, type RotatedMachineKey } from './machine-key.j
 import type {
   ServerApi,
   ServerAuth,
+  ServerGrant,
   ServerKey,
   ServerProvider,
   ServerProviderTest,
@@ -39,6 +40,10 @@ export interface AccountService {
   revokeKey(id: string): Promise<void>;
   /** A key's limits, with the signed-in session only (a key never changes its own limits). */
   setKeyLimits(id: string, limits: KeyLimits): Promise<ServerKey>;
+  /** The editors signed in with OAuth. */
+  listGrants(): Promise<ServerGrant[]>;
+  /** Ends a grant, with the signed-in session only (as the server requires). */
+  revokeGrant(id: string): Promise<void>;
   rotateMachineKey(): Promise<RotatedMachineKey>;
   /** Mints a new key for this machine (the old one was revoked or expired) and drops the old. */
   replaceMachineKey(): Promise<RotatedMachineKey>;
@@ -98,6 +103,14 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
     async setKeyLimits(id, limits) {
       const ctx = await requireSignedIn();
       return withSession(ctx, (auth) => ctx.api.setKeyLimits(auth, id, limits));
+    },
+    async listGrants() {
+      const ctx = await requireSignedIn();
+      return withKeyOrSession(ctx, (auth) => ctx.api.listGrants(auth));
+    },
+    async revokeGrant(id) {
+      const ctx = await requireSignedIn();
+      await withSession(ctx, (auth) => ctx.api.revokeGrant(auth, id));
     },
     async listProviders() {
       const ctx = await requireSignedIn();

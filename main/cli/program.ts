@@ -5,6 +5,7 @@ import {
   pmToolNames,
   providerTypes,
   type ClientId,
+  type GrantInfo,
   type KeyInfo,
   type ProviderType,
 } from '../../preload/contract.js';
@@ -12,6 +13,7 @@ import type { ClientChange, DesktopCore } from '../core/desktop-core.js';
 import { DesktopError, desktopErrorCatalogue, isDesktopError } from '../errors.js';
 import {
   formatClients,
+  formatGrants,
   formatKeyLimits,
   formatKeys,
   formatProviders,
@@ -70,6 +72,12 @@ function findKey(all: KeyInfo[], idOrPrefix: string): KeyInfo {
     );
   }
   return key;
+}
+
+/** The grant with this id, if it is one (grant ids are never key prefixes). */
+async function findGrant(core: DesktopCore, id: string): Promise<GrantInfo | undefined> {
+  if (id.startsWith('mcp_')) return undefined;
+  return (await core.listGrants()).find((grant) => grant.id === id);
 }
 
 function parsePort(value: string): number {
@@ -244,19 +252,37 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
       out(opts.json ? JSON.stringify(state, null, 2) : formatStatus(state));
     });
 
-  const keys = program.command('keys').description("your MCP keys (this machine's and others)");
+  const keys = program
+    .command('keys')
+    .description("your MCP keys (this machine's and others) and the editors signed in with OAuth");
   keys
-    .command('list')
-    .description('all of your keys, with last use and expiry')
-    .action(async () => {
-      out(formatKeys(await coreOf().listKeys()));
+    .command('list', { isDefault: true })
+    .description('all of your keys, with last use and expiry, then your OAuth grants (the default)')
+    .option('--json', 'machine-readable output: {"keys": [...], "grants": [...]}')
+    .action(async (opts: { json?: boolean }) => {
+      const c = coreOf();
+      const [keyList, grants] = await Promise.all([c.listKeys(), c.listGrants()]);
+      if (opts.json) {
+        out(JSON.stringify({ keys: keyList, grants }, null, 2));
+        return;
+      }
+      out(formatKeys(keyList));
+      out('');
+      out('Editors signed in with OAuth:');
+      out(formatGrants(grants));
     });
   keys
     .command('revoke')
-    .description('revoke a key (by id or prefix)')
-    .argument('<id>', 'key id or key prefix')
+    .description("revoke a key (by id or prefix) or an editor's OAuth grant (by id)")
+    .argument('<id>', 'key id, key prefix or grant id')
     .action(async (idOrPrefix: string) => {
       const c = coreOf();
+      const grant = await findGrant(c, idOrPrefix);
+      if (grant) {
+        await c.revokeGrant(grant.id);
+        out(`Revoked the OAuth grant of ${grant.clientName}: it is refused at its next request.`);
+        return;
+      }
       const key = findKey(await c.listKeys(), idOrPrefix);
       await c.revokeKey(key.id);
       out(`Revoked ${key.keyPrefix}… "${key.name}".`);

@@ -250,6 +250,8 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     listKeys: () => resources.listKeys(),
 
     setKeyLimits: (id, limits) => resources.setKeyLimits(id, limits),
+    listGrants: () => resources.listGrants(),
+    revokeGrant: (id) => resources.revokeGrant(id),
 
     async revokeKey(id) {
       await keys.revokeKey(id);

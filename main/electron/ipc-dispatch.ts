@@ -68,6 +68,8 @@ export const argumentSchemas: {
   listKeys: none,
   revokeKey: z.tuple([id]),
   setKeyLimits: z.tuple([id, keyLimits]),
+  listGrants: none,
+  revokeGrant: z.tuple([id]),
   rotateKey: none,
   replaceRejectedKey: none,
   configureClient: z.tuple([z.enum(clientIds)]),

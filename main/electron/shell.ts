@@ -104,6 +104,8 @@ function withLoginItem(
     listKeys: () => core.listKeys(),
     revokeKey: (id) => core.revokeKey(id),
     setKeyLimits: (id, limits) => core.setKeyLimits(id, limits),
+    listGrants: () => core.listGrants(),
+    revokeGrant: (id) => core.revokeGrant(id),
     rotateKey: () => core.rotateKey(),
     replaceRejectedKey: () => core.replaceRejectedKey(),
     configureClient: (client) => core.configureClient(client),

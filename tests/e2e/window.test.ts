@@ -29,7 +29,13 @@ import { createMemorySecretStore } from '../../main/keychain/memory-store.js';
 import { secretNames, type SecretStore } from '../../main/keychain/secret-store.js';
 import { startFakeJiraCloud, type JiraFake } from '../fakes/jira-cloud.js';
 import { request } from '../support/http.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import {
+  authorizeInBrowser,
+  startCallbackReceiver,
+  startOAuthTestServer,
+  type CallbackReceiver,
+} from '../support/oauth.js';
+import type { TestServer } from '../support/server.js';
 import { startIpcBridge, type IpcBridge } from './ipc-bridge.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -56,6 +62,7 @@ let core: DesktopCore;
 let bridge: IpcBridge;
 let browser: Browser;
 let page: Page;
+let callback: CallbackReceiver;
 const pageProblems: string[] = [];
 const email = `e2e-${randomBytes(4).toString('hex')}@example.test`;
 const password = randomBytes(15).toString('base64url');
@@ -143,7 +150,9 @@ beforeAll(async () => {
   }
   mkdirSync(screenshots, { recursive: true });
   jira = await startFakeJiraCloud();
-  server = await startTestServer({ providerHttp: { maxAttempts: 1, timeoutMs: 3_000 } });
+  // OAuth on (public URL = its loopback address): editors sign in with it, the app through the browser.
+  server = await startOAuthTestServer({ providerHttp: { maxAttempts: 1, timeoutMs: 3_000 } });
+  callback = await startCallbackReceiver();
   home = mkdtempSync(path.join(tmpdir(), 'pm-mcp-e2e-'));
   if (process.env.DBUS_SESSION_BUS_ADDRESS) {
     keychainService = `pm-mcp-e2e-${randomBytes(4).toString('hex')}`;
@@ -174,6 +183,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser.close().catch(() => undefined);
   await bridge.stop().catch(() => undefined);
+  await callback.close().catch(() => undefined);
   await core.stop().catch(() => undefined);
   if (keychainService) {
     for (const name of [
@@ -435,6 +445,46 @@ describe('the window in Chromium, with the real services behind the contract', (
     await editor.waitFor({ state: 'detached' });
     await row.getByTestId('limits').getByText('None').waitFor();
     expect(await mcpCallThroughProxy()).toContain('create_issue');
+  });
+
+  it('an editor signed in with OAuth is listed on the Keys page with its access and last use; Revoke ends it', async () => {
+    // A real OAuth sign-in: registration, the server's login and consent pages, the code exchange.
+    const context = await browser.newContext();
+    const editor = await authorizeInBrowser({
+      serverUrl: server.url,
+      context,
+      callback,
+      signIn: { email, password },
+      clientName: 'Window test editor',
+      scope: 'pm:read pm:write',
+    });
+    await context.close();
+    const mcp = () =>
+      request(server.url, 'POST', '/mcp', {
+        body: { jsonrpc: '2.0', id: 1, method: 'ping' },
+        headers: {
+          Authorization: `Bearer ${editor.access_token}`,
+          Accept: 'application/json, text/event-stream',
+        },
+      });
+    expect((await mcp()).status).toBe(200);
+
+    await nav('Keys').click();
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const row = page.getByTestId('grant-Window test editor');
+    await row.waitFor();
+    expect(await row.getByText('Read and write').isVisible()).toBe(true);
+    expect(await row.getByText('pm:read pm:write').isVisible()).toBe(true);
+    expect(await row.getByTestId('grant-last-used').textContent()).toMatch(/just now|minute/);
+    expect(await page.content()).not.toContain(editor.access_token);
+    await screenshot('keys-grants');
+
+    await row.getByRole('button', { name: 'Revoke Window test editor' }).click();
+    await row.getByRole('button', { name: 'Revoke now' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.getByText('No editor has signed in with OAuth.').waitFor();
+    expect(await core.listGrants()).toEqual([]);
+    expect((await mcp()).status).toBe(401);
   });
 
   it('settings show the server and save a new proxy port (Cursor follows) and start at login', async () => {

@@ -93,6 +93,8 @@ export function createCoreStandIn(initial: AppState = makeState()): CoreStandIn 
     listKeys: () => record('listKeys', [], () => []),
     revokeKey: (id) => record('revokeKey', [id], () => []),
     setKeyLimits: (id, limits) => record('setKeyLimits', [id, limits], () => []),
+    listGrants: () => record('listGrants', [], () => []),
+    revokeGrant: (id) => record('revokeGrant', [id], () => []),
     rotateKey: () =>
       record('rotateKey', [], () => {
         throw new Error('not used');

@@ -22,6 +22,8 @@ const everyMethod: Record<DesktopMethod, true> = {
   listKeys: true,
   revokeKey: true,
   setKeyLimits: true,
+  listGrants: true,
+  revokeGrant: true,
   rotateKey: true,
   replaceRejectedKey: true,
   configureClient: true,

@@ -7,6 +7,7 @@ import {
   type ProviderType,
 } from '../../../preload/contract';
 import { getApi } from '../api';
+import { ConfirmAction } from '../components/ConfirmAction';
 import { Button, ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
 import { providerTypeLabels } from '../labels';
@@ -165,29 +166,16 @@ function ProviderRow({
         >
           Test
         </Button>
-        {confirming ? (
-          <div className="confirm" role="group" aria-label={`Confirm removing ${provider.name}`}>
-            <Button
-              variant="danger"
-              pending={remove.pending}
-              pendingLabel="Removing…"
-              onClick={() => void onRemove()}
-            >
-              Remove now
-            </Button>
-            <Button variant="quiet" onClick={() => setConfirming(false)}>
-              Cancel
-            </Button>
-          </div>
-        ) : (
-          <Button
-            variant="quiet"
-            label={`Remove ${provider.name}`}
-            onClick={() => setConfirming(true)}
-          >
-            Remove
-          </Button>
-        )}
+        <ConfirmAction
+          verb="Remove"
+          pendingLabel="Removing…"
+          label={`Remove ${provider.name}`}
+          groupLabel={`Confirm removing ${provider.name}`}
+          confirming={confirming}
+          onConfirming={setConfirming}
+          pending={remove.pending}
+          onConfirm={() => void onRemove()}
+        />
       </div>
     </li>
   );
