@@ -196,6 +196,13 @@ export interface SignInInput {
   allowInsecure?: boolean;
 }
 
+/** Sign-in through the system browser (RFC 8252): the server's own pages, password or SSO. */
+export interface BrowserSignInInput {
+  serverUrl: string;
+  /** Confirms a plain http:// URL to a host other than loopback. */
+  allowInsecure?: boolean;
+}
+
 export interface Settings {
   serverUrl: string | null;
   proxyPort: number;
@@ -208,6 +215,13 @@ export interface Settings {
 export interface DesktopApi {
   getState(): Promise<AppState>;
   signIn(input: SignInInput): Promise<AppState>;
+  /**
+   * Opens the system browser at the server's sign-in page and waits (a few minutes at most) for
+   * it to come back; then signs in exactly as `signIn` does.
+   */
+  signInWithBrowser(input: BrowserSignInInput): Promise<AppState>;
+  /** Gives up the browser sign-in in progress (it then fails with `browser_sign_in_failed`). */
+  cancelBrowserSignIn(): Promise<void>;
   signOut(): Promise<AppState>;
   listKeys(): Promise<KeyInfo[]>;
   revokeKey(id: string): Promise<KeyInfo[]>;

@@ -63,6 +63,8 @@ function method<M extends DesktopMethod>(name: M): DesktopApi[M] {
 const api: PreloadApi = {
   getState: method('getState'),
   signIn: method('signIn'),
+  signInWithBrowser: method('signInWithBrowser'),
+  cancelBrowserSignIn: method('cancelBrowserSignIn'),
   signOut: method('signOut'),
   listKeys: method('listKeys'),
   revokeKey: method('revokeKey'),

@@ -1,4 +1,9 @@
-import type { AddProviderInput, KeyLimits, SignInInput } from '../../preload/contract.js';
+import type {
+  AddProviderInput,
+  BrowserSignInInput,
+  KeyLimits,
+  SignInInput,
+} from '../../preload/contract.js';
 import { isDesktopError } from '../errors.js';
 import { secretNames, type SecretStore } from '../keychain/secret-store.js';
 import type { SettingsStore } from '../state/settings.js';
@@ -12,7 +17,12 @@ import type {
   ServerProviderTest,
 } from './server-api.js';
 import { createAccountSession, type SignedInContext } from './session.js';
-import { createSignInService, type SignInResult, type SignOutResult } from './sign-in.js';
+import {
+  createSignInService,
+  type BrowserSignInDeps,
+  type SignInResult,
+  type SignOutResult,
+} from './sign-in.js';
 
 export type { RotatedMachineKey } from './machine-key.js';
 export type { SignedInContext } from './session.js';
@@ -25,10 +35,14 @@ export interface AccountServiceOptions {
   hostname: string;
   now: () => Date;
   createApi?: (baseUrl: string) => ServerApi;
+  /** The system browser, for the browser sign-in. */
+  browser?: BrowserSignInDeps | undefined;
 }
 
 export interface AccountService {
   signIn(input: SignInInput): Promise<SignInResult>;
+  signInWithBrowser(input: BrowserSignInInput): Promise<SignInResult>;
+  cancelBrowserSignIn(): void;
   signOut(): Promise<SignOutResult>;
   /** The signed-in settings, or `not_signed_in`. */
   requireSignedIn(): Promise<SignedInContext>;
@@ -71,7 +85,14 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
     now,
     ...(options.createApi ? { createApi: options.createApi } : {}),
   });
-  const signing = createSignInService({ settings, secrets, session, hostname, now });
+  const signing = createSignInService({
+    settings,
+    secrets,
+    session,
+    hostname,
+    now,
+    browser: options.browser,
+  });
   const machineKey = createMachineKeyService({ settings, secrets, session, hostname, now });
   const requireSignedIn = () => session.requireSignedIn();
   const withSession = <T>(ctx: SignedInContext, call: (auth: ServerAuth) => Promise<T>) =>
@@ -81,6 +102,8 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
 
   return {
     signIn: (input) => signing.signIn(input),
+    signInWithBrowser: (input) => signing.signInWithBrowser(input),
+    cancelBrowserSignIn: () => signing.cancelBrowserSignIn(),
     signOut: () => signing.signOut(),
     requireSignedIn,
     ...machineKey,

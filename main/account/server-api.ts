@@ -90,6 +90,8 @@ export interface ServerApi {
   health(): Promise<{ status: string; version?: string | undefined }>;
   register(input: { email: string; password: string; name?: string }): Promise<ServerSession>;
   login(input: { email: string; password: string }): Promise<ServerSession>;
+  /** The last step of the browser sign-in: the single-use `pm:session` token for a session. */
+  browserSession(sessionToken: string): Promise<ServerSession>;
   refresh(refreshToken: string): Promise<ServerSession>;
   logout(refreshToken: string): Promise<void>;
   me(auth: ServerAuth): Promise<ServerUser>;
@@ -122,7 +124,7 @@ export interface ServerApiOptions {
 }
 
 /** What a 401 means depends on what was presented. */
-type Purpose = 'login' | 'refresh' | 'public' | 'authenticated';
+type Purpose = 'login' | 'browser-session' | 'refresh' | 'public' | 'authenticated';
 
 interface RequestSpec<T> {
   method: Method;
@@ -204,6 +206,12 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
           serverMessage ?? 'Invalid email or password',
         );
       }
+      if (spec.purpose === 'browser-session') {
+        return new DesktopError(
+          'browser_sign_in_failed',
+          `${baseUrl} refused the browser sign-in: ${serverMessage ?? 'the sign-in token was refused'}`,
+        );
+      }
       if (spec.purpose === 'refresh') {
         return new DesktopError(
           'not_signed_in',
@@ -220,6 +228,13 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
       return new DesktopError(
         'not_signed_in',
         `Not signed in to ${baseUrl}: ${serverMessage ?? 'the session was refused'}`,
+      );
+    }
+    if (status === 403 && serverCode === 'forbidden' && spec.path.startsWith('/api/auth/')) {
+      return new DesktopError(
+        'password_login_disabled',
+        `${baseUrl} has turned passwords off: sign in through your browser (pm-mcp login --web, ` +
+          'or "Sign in with your browser" in the app)',
       );
     }
     if (status === 404) {
@@ -263,6 +278,14 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
         path: '/api/auth/login',
         purpose: 'login',
         body: input,
+        schema: session,
+      }),
+    browserSession: (sessionToken) =>
+      request({
+        method: 'POST',
+        path: '/api/auth/browser-session',
+        purpose: 'browser-session',
+        auth: { kind: 'session', accessToken: sessionToken },
         schema: session,
       }),
     refresh: (refreshToken) =>

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import {
   clientIds,
   pmToolNames,
+  type AppState,
   providerTypes,
   type ClientId,
   type GrantInfo,
@@ -179,9 +180,13 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
 
   program
     .command('login')
-    .description('sign in, mint a key named after this machine, keep both secrets in the keychain')
+    .description(
+      'sign in (with a password, or --web through your browser), mint a key named after this ' +
+        'machine, keep both secrets in the keychain',
+    )
     .requiredOption('--server <url>', 'the PM MCP server, e.g. https://pm-mcp.example.com')
-    .requiredOption('--email <email>', 'your account email')
+    .option('--web', "sign in through your browser: the server's page, password or single sign-on")
+    .option('--email <email>', 'your account email (not with --web)')
     .option('--password-stdin', 'read the password from standard input')
     .option('--register', 'create the account first')
     .option('--name <name>', 'your name (with --register)')
@@ -189,24 +194,43 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
     .action(
       async (opts: {
         server: string;
-        email: string;
+        web?: boolean;
+        email?: string;
         passwordStdin?: boolean;
         register?: boolean;
         name?: string;
         insecure?: boolean;
       }) => {
-        const password = await readSecret(io, 'password', {
-          fromStdin: opts.passwordStdin === true,
-          pipeFlag: '--password-stdin',
-        });
-        const state = await coreOf().signIn({
-          serverUrl: opts.server,
-          email: opts.email,
-          password,
-          createAccount: opts.register === true,
-          ...(opts.name !== undefined ? { name: opts.name } : {}),
-          allowInsecure: opts.insecure === true,
-        });
+        const allowInsecure = opts.insecure === true;
+        let state: AppState;
+        if (opts.web === true) {
+          if (opts.email !== undefined || opts.passwordStdin || opts.register) {
+            throw new DesktopError(
+              'usage',
+              "--web signs in on the server's page: give no --email, --password-stdin or --register",
+            );
+          }
+          state = await coreOf().signInWithBrowser({ serverUrl: opts.server, allowInsecure });
+        } else {
+          if (opts.email === undefined) {
+            throw new DesktopError(
+              'usage',
+              "required option '--email <email>' not specified (or sign in through the browser with --web)",
+            );
+          }
+          const password = await readSecret(io, 'password', {
+            fromStdin: opts.passwordStdin === true,
+            pipeFlag: '--password-stdin',
+          });
+          state = await coreOf().signIn({
+            serverUrl: opts.server,
+            email: opts.email,
+            password,
+            createAccount: opts.register === true,
+            ...(opts.name !== undefined ? { name: opts.name } : {}),
+            allowInsecure,
+          });
+        }
         out(
           `Signed in to ${state.serverUrl ?? opts.server} as ${state.user?.email ?? opts.email}.`,
         );

@@ -41,6 +41,11 @@ const signInInput = z.strictObject({
   allowInsecure: z.boolean().optional(),
 });
 
+const browserSignInInput = z.strictObject({
+  serverUrl: url,
+  allowInsecure: z.boolean().optional(),
+});
+
 const addProviderInput = z.strictObject({
   providerType: z.enum(providerTypes),
   name: z.string().min(1).max(200),
@@ -64,6 +69,8 @@ export const argumentSchemas: {
 } = {
   getState: none,
   signIn: z.tuple([signInInput]),
+  signInWithBrowser: z.tuple([browserSignInInput]),
+  cancelBrowserSignIn: none,
   signOut: none,
   listKeys: none,
   revokeKey: z.tuple([id]),

@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import keytar from 'keytar';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { desktopErrorCatalogue } from '../../main/errors.js';
 import { createKey, registerAccount, request, type TestAccount } from '../support/http.js';
@@ -17,10 +17,11 @@ import {
 } from '../support/oauth.js';
 import type { TestServer } from '../support/server.js';
 import {
-  createCliSandbox,
+  cleanupsAfterEach,
   filesUnder,
   findSecrets,
   freePort,
+  sandboxUntilCleanup,
   type CliSandbox,
   type LongRunning,
 } from './cli-harness.js';
@@ -51,16 +52,8 @@ afterAll(async () => {
   await server.stop();
 });
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function sandbox(): CliSandbox {
-  const cli = createCliSandbox();
-  cleanups.push(() => cli.cleanup());
-  return cli;
-}
+const cleanups = cleanupsAfterEach();
+const sandbox = (): CliSandbox => sandboxUntilCleanup(cleanups);
 
 async function login(cli: CliSandbox, account: TestAccount): Promise<void> {
   const result = await cli.run(

@@ -89,6 +89,8 @@ export function createCoreStandIn(initial: AppState = makeState()): CoreStandIn 
     },
     getState: () => record('getState', [], () => state),
     signIn: (input) => record('signIn', [input], () => state),
+    signInWithBrowser: (input) => record('signInWithBrowser', [input], () => state),
+    cancelBrowserSignIn: () => record('cancelBrowserSignIn', [], () => undefined),
     signOut: () => record('signOut', [], () => state),
     listKeys: () => record('listKeys', [], () => []),
     revokeKey: (id) => record('revokeKey', [id], () => []),

@@ -18,6 +18,8 @@ let unexpected: { method: DesktopMethod; error: unknown }[];
 const everyMethod: Record<DesktopMethod, true> = {
   getState: true,
   signIn: true,
+  signInWithBrowser: true,
+  cancelBrowserSignIn: true,
   signOut: true,
   listKeys: true,
   revokeKey: true,

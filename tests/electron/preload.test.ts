@@ -48,6 +48,7 @@ describe('preload', () => {
     expect(Object.keys(api).sort()).toEqual(
       [
         'addProvider',
+        'cancelBrowserSignIn',
         'configureClient',
         'getSettings',
         'getState',
@@ -63,6 +64,7 @@ describe('preload', () => {
         'rotateKey',
         'setKeyLimits',
         'signIn',
+        'signInWithBrowser',
         'signOut',
         'testProvider',
         'unconfigureClient',

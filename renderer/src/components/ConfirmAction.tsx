@@ -1,18 +1,16 @@
+import type { ConfirmedAction } from '../hooks';
 import { Button } from './Status';
 
 /**
- * A destructive action that asks once more: "Revoke" becomes "Revoke now" and "Cancel". The row
- * holds `confirming`, so it can hide its other actions meanwhile.
+ * A destructive action that asks once more: "Revoke" becomes "Revoke now" and "Cancel". The
+ * state lives in `useConfirmedAction`, so the row can hide its other actions meanwhile.
  */
 export function ConfirmAction({
   verb,
   pendingLabel,
   label,
   groupLabel,
-  confirming,
-  onConfirming,
-  pending,
-  onConfirm,
+  action,
 }: {
   /** "Revoke", "Remove". */
   verb: string;
@@ -21,24 +19,26 @@ export function ConfirmAction({
   label: string;
   /** The confirmation group's accessible name. */
   groupLabel: string;
-  confirming: boolean;
-  onConfirming: (confirming: boolean) => void;
-  pending: boolean;
-  onConfirm: () => void;
+  action: ConfirmedAction;
 }) {
-  if (!confirming) {
+  if (!action.confirming) {
     return (
-      <Button variant="quiet" label={label} onClick={() => onConfirming(true)}>
+      <Button variant="quiet" label={label} onClick={() => action.setConfirming(true)}>
         {verb}
       </Button>
     );
   }
   return (
     <div className="confirm" role="group" aria-label={groupLabel}>
-      <Button variant="danger" pending={pending} pendingLabel={pendingLabel} onClick={onConfirm}>
+      <Button
+        variant="danger"
+        pending={action.pending}
+        pendingLabel={pendingLabel}
+        onClick={() => void action.confirm()}
+      >
         {verb} now
       </Button>
-      <Button variant="quiet" onClick={() => onConfirming(false)} disabled={pending}>
+      <Button variant="quiet" onClick={() => action.setConfirming(false)} disabled={action.pending}>
         Cancel
       </Button>
     </div>

@@ -1,10 +1,9 @@
-import { useState } from 'react';
 import type { GrantInfo } from '../../../preload/contract';
 import { getApi } from '../api';
 import { ConfirmAction } from '../components/ConfirmAction';
 import { ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
-import { useAction, type Loaded } from '../hooks';
+import { useConfirmedAction, type Loaded } from '../hooks';
 
 const scopeWords = (scopes: string[]): string =>
   scopes.includes('pm:write') ? 'Read and write' : 'Read only';
@@ -57,16 +56,7 @@ function GrantRow({
   grant: GrantInfo;
   onGrants: (grants: GrantInfo[]) => void;
 }) {
-  const revoke = useAction((id: string) => getApi().revokeGrant(id));
-  const [confirming, setConfirming] = useState(false);
-
-  const onRevoke = async () => {
-    const next = await revoke.run(grant.id);
-    if (next) {
-      setConfirming(false);
-      onGrants(next);
-    }
-  };
+  const revoke = useConfirmedAction(() => getApi().revokeGrant(grant.id), onGrants);
 
   return (
     <tr data-testid={`grant-${grant.clientName}`}>
@@ -87,10 +77,7 @@ function GrantRow({
           pendingLabel="Revoking…"
           label={`Revoke ${grant.clientName}`}
           groupLabel={`Confirm revoking ${grant.clientName}`}
-          confirming={confirming}
-          onConfirming={setConfirming}
-          pending={revoke.pending}
-          onConfirm={() => void onRevoke()}
+          action={revoke}
         />
         <ErrorMessage error={revoke.error} onDismiss={revoke.reset} />
       </td>

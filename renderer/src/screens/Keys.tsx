@@ -11,7 +11,7 @@ import { ConfirmAction } from '../components/ConfirmAction';
 import { Badge, Button, ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
 import { maskedKey } from '../format';
-import { useAction, useLoad } from '../hooks';
+import { useAction, useConfirmedAction, useLoad } from '../hooks';
 import { GrantsSection } from './Grants';
 
 function keyStatus(key: KeyInfo): ReactElement {
@@ -161,18 +161,9 @@ function KeyRow({
   providers: ProviderInfo[];
   onKeys: (keys: KeyInfo[]) => void;
 }) {
-  const revoke = useAction((id: string) => getApi().revokeKey(id));
-  const [confirming, setConfirming] = useState(false);
+  const revoke = useConfirmedAction(() => getApi().revokeKey(keyInfo.id), onKeys);
   const [editing, setEditing] = useState(false);
   const active = keyInfo.isActive && !keyInfo.revokedAt;
-
-  const onRevoke = async () => {
-    const next = await revoke.run(keyInfo.id);
-    if (next) {
-      setConfirming(false);
-      onKeys(next);
-    }
-  };
 
   return (
     <Fragment>
@@ -204,7 +195,7 @@ function KeyRow({
           <LimitsSummary keyInfo={keyInfo} providers={providers} />
         </td>
         <td className="cell-actions">
-          {active && !editing && !confirming && (
+          {active && !editing && !revoke.confirming && (
             <Button
               variant="quiet"
               label={`Edit limits of key ${keyInfo.name} (${keyInfo.keyPrefix})`}
@@ -219,10 +210,7 @@ function KeyRow({
               pendingLabel="Revoking…"
               label={`Revoke key ${keyInfo.name} (${keyInfo.keyPrefix})`}
               groupLabel={`Confirm revoking ${keyInfo.name}`}
-              confirming={confirming}
-              onConfirming={setConfirming}
-              pending={revoke.pending}
-              onConfirm={() => void onRevoke()}
+              action={revoke}
             />
           )}
           <ErrorMessage error={revoke.error} onDismiss={revoke.reset} />

@@ -11,7 +11,7 @@ import { ConfirmAction } from '../components/ConfirmAction';
 import { Button, ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
 import { providerTypeLabels } from '../labels';
-import { useAction, useLoad } from '../hooks';
+import { useAction, useConfirmedAction, useLoad } from '../hooks';
 import { ProviderBadge } from './Dashboard';
 
 interface ProviderForm {
@@ -114,9 +114,8 @@ function ProviderRow({
   onTested: () => void;
 }) {
   const test = useAction((id: string) => getApi().testProvider(id));
-  const remove = useAction((id: string) => getApi().removeProvider(id));
+  const remove = useConfirmedAction(() => getApi().removeProvider(provider.id), onProviders);
   const [result, setResult] = useState<ProviderTestResult | null>(null);
-  const [confirming, setConfirming] = useState(false);
 
   const onTest = async () => {
     const outcome = await test.run(provider.id);
@@ -124,10 +123,6 @@ function ProviderRow({
       setResult(outcome);
       onTested();
     }
-  };
-  const onRemove = async () => {
-    const next = await remove.run(provider.id);
-    if (next) onProviders(next);
   };
   const failure = provider.lastCheckOk === false ? provider.lastCheckMessage : null;
 
@@ -171,10 +166,7 @@ function ProviderRow({
           pendingLabel="Removing…"
           label={`Remove ${provider.name}`}
           groupLabel={`Confirm removing ${provider.name}`}
-          confirming={confirming}
-          onConfirming={setConfirming}
-          pending={remove.pending}
-          onConfirm={() => void onRemove()}
+          action={remove}
         />
       </div>
     </li>
