@@ -56,7 +56,14 @@ export async function signInThroughBrowser(options: BrowserSignInOptions): Promi
         `${options.serverUrl} names an authorization page that is not on the web (${authorizationUrl.protocol})`,
       );
     }
-    await options.openUrl(authorizationUrl.href);
+    await options.openUrl(authorizationUrl.href).catch((error: unknown) => {
+      if (isDesktopError(error)) throw error;
+      throw new DesktopError(
+        'browser_sign_in_failed',
+        'The system browser could not be opened; sign in with your password instead',
+        { cause: error },
+      );
+    });
     const redirect = await listener.next({
       timeoutMs: options.timeoutMs ?? defaultBrowserSignInTimeoutMs,
       signal: options.signal,

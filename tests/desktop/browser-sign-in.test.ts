@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { runCli } from '../../main/cli/program.js';
+import { createSystemBrowserOpener } from '../../main/cli/system-browser.js';
 import { createDesktopCore, type DesktopCore } from '../../main/core/desktop-core.js';
 import { desktopErrorCatalogue } from '../../main/errors.js';
 import { createKeytarSecretStore } from '../../main/keychain/keytar-store.js';
@@ -339,22 +340,40 @@ describe('a server with passwords turned off', { timeout: 120_000 }, () => {
   });
 });
 
+describe('the command line’s system browser', () => {
+  it('prints the URL first and does not fail where no opener exists', async () => {
+    const stderr = new PassThrough();
+    let printed = '';
+    stderr.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    // rundll32 exists only on Windows: here the opener is missing, as on a bare server.
+    const openUrl = createSystemBrowserOpener({ platform: 'win32', stderr });
+    const url = 'https://pm.example.test/oauth/authorize?client_id=pm-mcp-desktop&state=s';
+    await expect(openUrl(url)).resolves.toBeUndefined();
+    expect(printed).toContain(`If it does not open, go to:\n  ${url}\n`);
+  });
+});
+
 describe('the desktop core’s browser sign-in', () => {
-  it('cancelling ends the wait at once, with the listener closed', async () => {
-    const cli = sandbox();
-    let opened: (url: string) => void = () => undefined;
-    const openedUrl = new Promise<string>((resolve) => (opened = resolve));
+  function coreWithBrowser(cli: CliSandbox, openUrl: (url: string) => Promise<void>): DesktopCore {
     const core = createDesktopCore({
       configDir: cli.configDir,
       secretStore: createKeytarSecretStore({ service: cli.keychainService }),
       clientEnvironment: { homeDir: cli.home, platform: 'linux', env: {} },
-      openUrl: (url) => {
-        opened(url);
-        return Promise.resolve();
-      },
+      openUrl,
       watchSettings: false,
     });
     cleanups.push(() => core.stop());
+    return core;
+  }
+
+  it('cancelling ends the wait at once, with the listener closed', async () => {
+    const cli = sandbox();
+    let opened: (url: string) => void = () => undefined;
+    const openedUrl = new Promise<string>((resolve) => (opened = resolve));
+    const core = coreWithBrowser(cli, (url) => {
+      opened(url);
+      return Promise.resolve();
+    });
     const signingIn = core.signInWithBrowser({ serverUrl: server.url });
     const url = await openedUrl;
     await core.cancelBrowserSignIn();
@@ -363,6 +382,21 @@ describe('the desktop core’s browser sign-in', () => {
       message: 'Browser sign-in cancelled',
     });
     await expectListenerClosed(new URL(url).searchParams.get('redirect_uri') ?? '');
+    await expectNothingStored(cli);
+  });
+
+  it('a browser that cannot be opened is a clear error, with the listener closed', async () => {
+    const cli = sandbox();
+    let redirectUri = '';
+    const core = coreWithBrowser(cli, (url) => {
+      redirectUri = new URL(url).searchParams.get('redirect_uri') ?? '';
+      return Promise.reject(new Error('no handler for http URLs'));
+    });
+    await expect(core.signInWithBrowser({ serverUrl: server.url })).rejects.toMatchObject({
+      code: 'browser_sign_in_failed',
+      message: 'The system browser could not be opened; sign in with your password instead',
+    });
+    await expectListenerClosed(redirectUri);
     await expectNothingStored(cli);
   });
 });
