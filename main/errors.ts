@@ -19,6 +19,10 @@ export const desktopErrorCatalogue = {
   unsupported: 15,
   /** The server refused a request for a reason it explains (validation, conflict, rate limit…). */
   request_refused: 16,
+  /** The browser sign-in did not complete: refused, cancelled, timed out or answered wrongly. */
+  browser_sign_in_failed: 17,
+  /** The server turned passwords off (`PM_MCP_PASSWORD_LOGIN=false`): sign in through the browser. */
+  password_login_disabled: 18,
 } as const;
 
 export type DesktopErrorCode = keyof typeof desktopErrorCatalogue;

@@ -83,6 +83,20 @@ export interface RotatedKey {
   apiKey: string;
 }
 
+/** An editor the user let in with OAuth, listed beside the keys (never a token). */
+export interface GrantInfo {
+  id: string;
+  clientId: string;
+  /** The name the editor gave itself when it registered. */
+  clientName: string;
+  /** `pm:read`, `pm:write`. */
+  scopes: string[];
+  createdAt: string;
+  lastUsedAt: string | null;
+  /** When the grant ends unless the editor refreshes it. */
+  expiresAt: string | null;
+}
+
 export interface ProviderInfo {
   id: string;
   providerType: ProviderType;
@@ -182,6 +196,13 @@ export interface SignInInput {
   allowInsecure?: boolean;
 }
 
+/** Sign-in through the system browser (RFC 8252): the server's own pages, password or SSO. */
+export interface BrowserSignInInput {
+  serverUrl: string;
+  /** Confirms a plain http:// URL to a host other than loopback. */
+  allowInsecure?: boolean;
+}
+
 export interface Settings {
   serverUrl: string | null;
   proxyPort: number;
@@ -194,11 +215,22 @@ export interface Settings {
 export interface DesktopApi {
   getState(): Promise<AppState>;
   signIn(input: SignInInput): Promise<AppState>;
+  /**
+   * Opens the system browser at the server's sign-in page and waits (a few minutes at most) for
+   * it to come back; then signs in exactly as `signIn` does.
+   */
+  signInWithBrowser(input: BrowserSignInInput): Promise<AppState>;
+  /** Gives up the browser sign-in in progress (it then fails with `browser_sign_in_failed`). */
+  cancelBrowserSignIn(): Promise<void>;
   signOut(): Promise<AppState>;
   listKeys(): Promise<KeyInfo[]>;
   revokeKey(id: string): Promise<KeyInfo[]>;
   /** Changes a key's tool and project limits (needs the signed-in session); the keys after. */
   setKeyLimits(id: string, limits: KeyLimits): Promise<KeyInfo[]>;
+  /** The editors signed in with OAuth (their grants). */
+  listGrants(): Promise<GrantInfo[]>;
+  /** Revokes a grant (needs the signed-in session); the grants after. */
+  revokeGrant(id: string): Promise<GrantInfo[]>;
   /** Rotates this machine's key; the proxy uses the new key at once. */
   rotateKey(): Promise<RotatedKey>;
   /** Mints a fresh key for this machine after the old one was revoked or expired. */

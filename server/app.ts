@@ -328,6 +328,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   const json = express.json({ limit: '1mb' });
   const requireAuth = authenticated(authenticator);
   app.use('/api', refuseQueryKeys());
+  // The desktop app's browser sign-in ends here (only where OAuth is on; elsewhere a 404).
+  if (oauth) app.post('/api/auth/browser-session', oauth.browserSession);
   app.use(
     '/api/auth',
     json,

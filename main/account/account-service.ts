@@ -1,4 +1,9 @@
-import type { AddProviderInput, KeyLimits, SignInInput } from '../../preload/contract.js';
+import type {
+  AddProviderInput,
+  BrowserSignInInput,
+  KeyLimits,
+  SignInInput,
+} from '../../preload/contract.js';
 import { isDesktopError } from '../errors.js';
 import { secretNames, type SecretStore } from '../keychain/secret-store.js';
 import type { SettingsStore } from '../state/settings.js';
@@ -6,12 +11,18 @@ import { createMachineKeyService, type RotatedMachineKey } from './machine-key.j
 import type {
   ServerApi,
   ServerAuth,
+  ServerGrant,
   ServerKey,
   ServerProvider,
   ServerProviderTest,
 } from './server-api.js';
 import { createAccountSession, type SignedInContext } from './session.js';
-import { createSignInService, type SignInResult, type SignOutResult } from './sign-in.js';
+import {
+  createSignInService,
+  type BrowserSignInDeps,
+  type SignInResult,
+  type SignOutResult,
+} from './sign-in.js';
 
 export type { RotatedMachineKey } from './machine-key.js';
 export type { SignedInContext } from './session.js';
@@ -24,10 +35,14 @@ export interface AccountServiceOptions {
   hostname: string;
   now: () => Date;
   createApi?: (baseUrl: string) => ServerApi;
+  /** The system browser, for the browser sign-in. */
+  browser?: BrowserSignInDeps | undefined;
 }
 
 export interface AccountService {
   signIn(input: SignInInput): Promise<SignInResult>;
+  signInWithBrowser(input: BrowserSignInInput): Promise<SignInResult>;
+  cancelBrowserSignIn(): void;
   signOut(): Promise<SignOutResult>;
   /** The signed-in settings, or `not_signed_in`. */
   requireSignedIn(): Promise<SignedInContext>;
@@ -39,6 +54,10 @@ export interface AccountService {
   revokeKey(id: string): Promise<void>;
   /** A key's limits, with the signed-in session only (a key never changes its own limits). */
   setKeyLimits(id: string, limits: KeyLimits): Promise<ServerKey>;
+  /** The editors signed in with OAuth. */
+  listGrants(): Promise<ServerGrant[]>;
+  /** Ends a grant, with the signed-in session only (as the server requires). */
+  revokeGrant(id: string): Promise<void>;
   rotateMachineKey(): Promise<RotatedMachineKey>;
   /** Mints a new key for this machine (the old one was revoked or expired) and drops the old. */
   replaceMachineKey(): Promise<RotatedMachineKey>;
@@ -66,7 +85,14 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
     now,
     ...(options.createApi ? { createApi: options.createApi } : {}),
   });
-  const signing = createSignInService({ settings, secrets, session, hostname, now });
+  const signing = createSignInService({
+    settings,
+    secrets,
+    session,
+    hostname,
+    now,
+    browser: options.browser,
+  });
   const machineKey = createMachineKeyService({ settings, secrets, session, hostname, now });
   const requireSignedIn = () => session.requireSignedIn();
   const withSession = <T>(ctx: SignedInContext, call: (auth: ServerAuth) => Promise<T>) =>
@@ -76,6 +102,8 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
 
   return {
     signIn: (input) => signing.signIn(input),
+    signInWithBrowser: (input) => signing.signInWithBrowser(input),
+    cancelBrowserSignIn: () => signing.cancelBrowserSignIn(),
     signOut: () => signing.signOut(),
     requireSignedIn,
     ...machineKey,
@@ -98,6 +126,14 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
     async setKeyLimits(id, limits) {
       const ctx = await requireSignedIn();
       return withSession(ctx, (auth) => ctx.api.setKeyLimits(auth, id, limits));
+    },
+    async listGrants() {
+      const ctx = await requireSignedIn();
+      return withKeyOrSession(ctx, (auth) => ctx.api.listGrants(auth));
+    },
+    async revokeGrant(id) {
+      const ctx = await requireSignedIn();
+      await withSession(ctx, (auth) => ctx.api.revokeGrant(auth, id));
     },
     async listProviders() {
       const ctx = await requireSignedIn();

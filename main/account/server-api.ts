@@ -1,7 +1,7 @@
 import axios, { type AxiosInstance, type Method } from 'axios';
 import { z } from 'zod';
 import { providerTypes, type ProviderType } from '../../preload/contract.js';
-import { DesktopError } from '../errors.js';
+import { DesktopError, isDesktopError } from '../errors.js';
 
 /** How a request proves who it is: a session access token, or this machine's MCP key. */
 export type ServerAuth = { kind: 'session'; accessToken: string } | { kind: 'key'; apiKey: string };
@@ -41,6 +41,15 @@ const createdKeySchema = z.object({
   created_at: z.string(),
   expires_at: z.string().nullable(),
 });
+const grantSchema = z.object({
+  id: z.string(),
+  client_id: z.string(),
+  client_name: z.string(),
+  scope: z.string(),
+  created_at: z.string(),
+  last_used_at: z.string().nullable(),
+  expires_at: z.string().nullable(),
+});
 const providerSchema = z.object({
   id: z.string(),
   provider_type: z.enum(providerTypes),
@@ -64,6 +73,7 @@ export type ServerUser = z.infer<typeof userSchema>;
 export type ServerSession = z.infer<typeof sessionSchema>;
 export type ServerKey = z.infer<typeof keySchema>;
 export type CreatedServerKey = z.infer<typeof createdKeySchema>;
+export type ServerGrant = z.infer<typeof grantSchema>;
 export type ServerProvider = z.infer<typeof providerSchema>;
 export type ServerProviderTest = z.infer<typeof providerTestSchema>;
 
@@ -80,6 +90,8 @@ export interface ServerApi {
   health(): Promise<{ status: string; version?: string | undefined }>;
   register(input: { email: string; password: string; name?: string }): Promise<ServerSession>;
   login(input: { email: string; password: string }): Promise<ServerSession>;
+  /** The last step of the browser sign-in: the single-use `pm:session` token for a session. */
+  browserSession(sessionToken: string): Promise<ServerSession>;
   refresh(refreshToken: string): Promise<ServerSession>;
   logout(refreshToken: string): Promise<void>;
   me(auth: ServerAuth): Promise<ServerUser>;
@@ -96,6 +108,10 @@ export interface ServerApi {
     limits: { allowedTools?: string[] | null; allowedProjects?: string[] | null },
   ): Promise<ServerKey>;
   rotateKey(auth: ServerAuth, id: string): Promise<CreatedServerKey>;
+  /** The editors the user let in with OAuth (none from a server older than OAuth). */
+  listGrants(auth: ServerAuth): Promise<ServerGrant[]>;
+  /** Ends a grant and every token issued under it (a session only). */
+  revokeGrant(auth: ServerAuth, id: string): Promise<void>;
   listProviders(auth: ServerAuth): Promise<ServerProvider[]>;
   addProvider(auth: ServerAuth, input: NewProvider): Promise<ServerProvider>;
   removeProvider(auth: ServerAuth, id: string): Promise<void>;
@@ -108,7 +124,7 @@ export interface ServerApiOptions {
 }
 
 /** What a 401 means depends on what was presented. */
-type Purpose = 'login' | 'refresh' | 'public' | 'authenticated';
+type Purpose = 'login' | 'browser-session' | 'refresh' | 'public' | 'authenticated';
 
 interface RequestSpec<T> {
   method: Method;
@@ -190,6 +206,12 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
           serverMessage ?? 'Invalid email or password',
         );
       }
+      if (spec.purpose === 'browser-session') {
+        return new DesktopError(
+          'browser_sign_in_failed',
+          `${baseUrl} refused the browser sign-in: ${serverMessage ?? 'the sign-in token was refused'}`,
+        );
+      }
       if (spec.purpose === 'refresh') {
         return new DesktopError(
           'not_signed_in',
@@ -206,6 +228,13 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
       return new DesktopError(
         'not_signed_in',
         `Not signed in to ${baseUrl}: ${serverMessage ?? 'the session was refused'}`,
+      );
+    }
+    if (status === 403 && serverCode === 'forbidden' && spec.path.startsWith('/api/auth/')) {
+      return new DesktopError(
+        'password_login_disabled',
+        `${baseUrl} has turned passwords off: sign in through your browser (pm-mcp login --web, ` +
+          'or "Sign in with your browser" in the app)',
       );
     }
     if (status === 404) {
@@ -249,6 +278,14 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
         path: '/api/auth/login',
         purpose: 'login',
         body: input,
+        schema: session,
+      }),
+    browserSession: (sessionToken) =>
+      request({
+        method: 'POST',
+        path: '/api/auth/browser-session',
+        purpose: 'browser-session',
+        auth: { kind: 'session', accessToken: sessionToken },
         schema: session,
       }),
     refresh: (refreshToken) =>
@@ -325,6 +362,29 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
         purpose: 'authenticated',
         auth,
         schema: createdKeySchema,
+      }),
+    async listGrants(auth) {
+      try {
+        const listed = await request({
+          method: 'GET',
+          path: '/api/users/me/grants',
+          purpose: 'authenticated',
+          auth,
+          schema: z.object({ grants: z.array(grantSchema) }),
+        });
+        return listed.grants;
+      } catch (error) {
+        // A server from before OAuth has no such endpoint, and so no grants.
+        if (isDesktopError(error) && error.code === 'not_found') return [];
+        throw error;
+      }
+    },
+    revokeGrant: (auth, id) =>
+      request({
+        method: 'DELETE',
+        path: `/api/users/me/grants/${encodeURIComponent(id)}`,
+        purpose: 'authenticated',
+        auth,
       }),
     listProviders: async (auth) =>
       (

@@ -1,9 +1,10 @@
-import type { SignInInput } from '../../preload/contract.js';
-import { isDesktopError } from '../errors.js';
+import type { BrowserSignInInput, SignInInput } from '../../preload/contract.js';
+import { DesktopError, isDesktopError } from '../errors.js';
 import { secretNames, type SecretStore } from '../keychain/secret-store.js';
 import type { MachineKey, SettingsFile, SettingsStore } from '../state/settings.js';
+import { signInThroughBrowser } from './browser-sign-in.js';
 import { toMachineKey } from './machine-key.js';
-import type { ServerAuth } from './server-api.js';
+import type { ServerAuth, ServerSession } from './server-api.js';
 import { normalizeServerUrl } from './server-url.js';
 import { bestEffort, type AccountSession } from './session.js';
 
@@ -23,12 +24,27 @@ export interface SignOutResult {
 
 export interface SignInService {
   signIn(input: SignInInput): Promise<SignInResult>;
+  /** Signs in through the system browser (browser-sign-in.ts), then as `signIn` does. */
+  signInWithBrowser(input: BrowserSignInInput): Promise<SignInResult>;
+  /** Gives up the browser sign-in in progress, if any. */
+  cancelBrowserSignIn(): void;
   signOut(): Promise<SignOutResult>;
 }
 
+/** How the browser sign-in reaches the person: the system browser, and how long to wait. */
+export interface BrowserSignInDeps {
+  /** Electron's shell.openExternal; the CLI prints the URL and tries the platform's opener. */
+  openUrl?: ((url: string) => Promise<void>) | undefined;
+  timeoutMs?: number | undefined;
+}
+
+const noBrowser = (): Promise<void> =>
+  Promise.reject(new DesktopError('unsupported', 'This program cannot open a browser'));
+
 /**
- * Signing in (login or register; this machine's key kept when still good, else minted) and out
- * (the key revoked with itself or the session, the refresh token logged out, both entries gone).
+ * Signing in (login, register or the browser; this machine's key kept when still good, else
+ * minted) and out (the key revoked with itself or the session, the refresh token logged out,
+ * both entries gone).
  */
 export function createSignInService(options: {
   settings: SettingsStore;
@@ -37,17 +53,23 @@ export function createSignInService(options: {
   /** This machine's name: the name of the key minted for it. */
   hostname: string;
   now: () => Date;
+  browser?: BrowserSignInDeps | undefined;
 }): SignInService {
   const { settings, secrets, session, hostname, now } = options;
+  let browserSignIn: AbortController | undefined;
 
-  async function signIn(input: SignInInput): Promise<SignInResult> {
+  /** The normalised URL, once the keychain has proved it takes writes (before anything exists). */
+  async function prepare(input: { serverUrl: string; allowInsecure?: boolean }): Promise<string> {
     const serverUrl = normalizeServerUrl(input.serverUrl, {
       allowInsecure: input.allowInsecure === true,
     });
-    // Prove the keychain takes writes before anything is created on the server.
     await secrets.set(secretNames.probe, 'probe');
     await secrets.delete(secretNames.probe);
+    return serverUrl;
+  }
 
+  async function signIn(input: SignInInput): Promise<SignInResult> {
+    const serverUrl = await prepare(input);
     const api = session.apiFor(serverUrl);
     const credentials = { email: input.email.trim(), password: input.password };
     const signedIn = input.createAccount
@@ -56,6 +78,40 @@ export function createSignInService(options: {
           ...(input.name !== undefined && input.name !== '' ? { name: input.name } : {}),
         })
       : await api.login(credentials);
+    return keepSession(serverUrl, input.allowInsecure === true, signedIn);
+  }
+
+  async function signInWithBrowser(input: BrowserSignInInput): Promise<SignInResult> {
+    const serverUrl = await prepare(input);
+    const api = session.apiFor(serverUrl);
+    // One browser sign-in at a time: a new one replaces the one left waiting.
+    browserSignIn?.abort();
+    const controller = new AbortController();
+    browserSignIn = controller;
+    try {
+      const signedIn = await signInThroughBrowser({
+        serverUrl,
+        openUrl: options.browser?.openUrl ?? noBrowser,
+        exchange: (token) => api.browserSession(token),
+        timeoutMs: options.browser?.timeoutMs,
+        signal: controller.signal,
+      });
+      return await keepSession(serverUrl, input.allowInsecure === true, signedIn);
+    } finally {
+      if (browserSignIn === controller) browserSignIn = undefined;
+    }
+  }
+
+  /**
+   * What every sign-in ends with: the refresh token in the keychain, the access token in memory,
+   * this machine's key kept when still good (else minted), the settings saved.
+   */
+  async function keepSession(
+    serverUrl: string,
+    allowInsecure: boolean,
+    signedIn: ServerSession,
+  ): Promise<SignInResult> {
+    const api = session.apiFor(serverUrl);
     const user = signedIn.user;
     const auth: ServerAuth = { kind: 'session', accessToken: signedIn.access_token };
 
@@ -105,7 +161,7 @@ export function createSignInService(options: {
       const saved = await settings.update((current) => ({
         ...current,
         serverUrl,
-        allowInsecure: input.allowInsecure === true && serverUrl.startsWith('http:'),
+        allowInsecure: allowInsecure && serverUrl.startsWith('http:'),
         account: { userId: user.id, email: user.email, name: user.name ?? null },
         machineKey,
       }));
@@ -178,5 +234,10 @@ export function createSignInService(options: {
     return { keyRevokedOnServer, warning };
   }
 
-  return { signIn, signOut };
+  return {
+    signIn,
+    signInWithBrowser,
+    cancelBrowserSignIn: () => browserSignIn?.abort(),
+    signOut,
+  };
 }

@@ -1,4 +1,10 @@
-import type { AppState, ClientListing, KeyInfo, ProviderInfo } from '../../preload/contract.js';
+import type {
+  AppState,
+  ClientListing,
+  GrantInfo,
+  KeyInfo,
+  ProviderInfo,
+} from '../../preload/contract.js';
 
 const dateOf = (iso: string | null, none = 'never'): string =>
   iso === null ? none : iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
@@ -33,6 +39,21 @@ export function formatKeys(keys: KeyInfo[]): string {
       dateOf(key.lastUsedAt),
       dateOf(key.expiresAt, 'no expiry'),
       formatKeyLimits(key),
+    ]),
+  ]);
+}
+
+/** The editors signed in with OAuth, listed like keys (`pm-mcp keys`). */
+export function formatGrants(grants: GrantInfo[]): string {
+  if (grants.length === 0) return 'No editors signed in with OAuth.';
+  return table([
+    ['ID', 'CLIENT', 'SCOPES', 'CREATED', 'LAST USED'],
+    ...grants.map((grant) => [
+      grant.id,
+      grant.clientName,
+      grant.scopes.join(' '),
+      dateOf(grant.createdAt),
+      dateOf(grant.lastUsedAt),
     ]),
   ]);
 }

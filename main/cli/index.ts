@@ -12,6 +12,7 @@ import { createKeytarSecretStore } from '../keychain/keytar-store.js';
 import { keychainService } from '../keychain/secret-store.js';
 import { resolveConfigDir } from '../state/paths.js';
 import { runCli, type CliDeps } from './program.js';
+import { createSystemBrowserOpener } from './system-browser.js';
 
 export function createCliDeps(): CliDeps {
   const env = process.env;
@@ -30,6 +31,7 @@ export function createCliDeps(): CliDeps {
         }),
         clientEnvironment,
         hostname: hostname(),
+        openUrl: createSystemBrowserOpener({ platform: process.platform, stderr: process.stderr }),
       });
     },
     async runBridge(target) {

@@ -3,8 +3,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import {
   clientIds,
   pmToolNames,
+  type AppState,
   providerTypes,
   type ClientId,
+  type GrantInfo,
   type KeyInfo,
   type ProviderType,
 } from '../../preload/contract.js';
@@ -12,6 +14,7 @@ import type { ClientChange, DesktopCore } from '../core/desktop-core.js';
 import { DesktopError, desktopErrorCatalogue, isDesktopError } from '../errors.js';
 import {
   formatClients,
+  formatGrants,
   formatKeyLimits,
   formatKeys,
   formatProviders,
@@ -70,6 +73,12 @@ function findKey(all: KeyInfo[], idOrPrefix: string): KeyInfo {
     );
   }
   return key;
+}
+
+/** The grant with this id, if it is one (grant ids are never key prefixes). */
+async function findGrant(core: DesktopCore, id: string): Promise<GrantInfo | undefined> {
+  if (id.startsWith('mcp_')) return undefined;
+  return (await core.listGrants()).find((grant) => grant.id === id);
 }
 
 function parsePort(value: string): number {
@@ -171,9 +180,13 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
 
   program
     .command('login')
-    .description('sign in, mint a key named after this machine, keep both secrets in the keychain')
+    .description(
+      'sign in (with a password, or --web through your browser), mint a key named after this ' +
+        'machine, keep both secrets in the keychain',
+    )
     .requiredOption('--server <url>', 'the PM MCP server, e.g. https://pm-mcp.example.com')
-    .requiredOption('--email <email>', 'your account email')
+    .option('--web', "sign in through your browser: the server's page, password or single sign-on")
+    .option('--email <email>', 'your account email (not with --web)')
     .option('--password-stdin', 'read the password from standard input')
     .option('--register', 'create the account first')
     .option('--name <name>', 'your name (with --register)')
@@ -181,24 +194,43 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
     .action(
       async (opts: {
         server: string;
-        email: string;
+        web?: boolean;
+        email?: string;
         passwordStdin?: boolean;
         register?: boolean;
         name?: string;
         insecure?: boolean;
       }) => {
-        const password = await readSecret(io, 'password', {
-          fromStdin: opts.passwordStdin === true,
-          pipeFlag: '--password-stdin',
-        });
-        const state = await coreOf().signIn({
-          serverUrl: opts.server,
-          email: opts.email,
-          password,
-          createAccount: opts.register === true,
-          ...(opts.name !== undefined ? { name: opts.name } : {}),
-          allowInsecure: opts.insecure === true,
-        });
+        const allowInsecure = opts.insecure === true;
+        let state: AppState;
+        if (opts.web === true) {
+          if (opts.email !== undefined || opts.passwordStdin || opts.register) {
+            throw new DesktopError(
+              'usage',
+              "--web signs in on the server's page: give no --email, --password-stdin or --register",
+            );
+          }
+          state = await coreOf().signInWithBrowser({ serverUrl: opts.server, allowInsecure });
+        } else {
+          if (opts.email === undefined) {
+            throw new DesktopError(
+              'usage',
+              "required option '--email <email>' not specified (or sign in through the browser with --web)",
+            );
+          }
+          const password = await readSecret(io, 'password', {
+            fromStdin: opts.passwordStdin === true,
+            pipeFlag: '--password-stdin',
+          });
+          state = await coreOf().signIn({
+            serverUrl: opts.server,
+            email: opts.email,
+            password,
+            createAccount: opts.register === true,
+            ...(opts.name !== undefined ? { name: opts.name } : {}),
+            allowInsecure,
+          });
+        }
         out(
           `Signed in to ${state.serverUrl ?? opts.server} as ${state.user?.email ?? opts.email}.`,
         );
@@ -244,19 +276,37 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
       out(opts.json ? JSON.stringify(state, null, 2) : formatStatus(state));
     });
 
-  const keys = program.command('keys').description("your MCP keys (this machine's and others)");
+  const keys = program
+    .command('keys')
+    .description("your MCP keys (this machine's and others) and the editors signed in with OAuth");
   keys
-    .command('list')
-    .description('all of your keys, with last use and expiry')
-    .action(async () => {
-      out(formatKeys(await coreOf().listKeys()));
+    .command('list', { isDefault: true })
+    .description('all of your keys, with last use and expiry, then your OAuth grants (the default)')
+    .option('--json', 'machine-readable output: {"keys": [...], "grants": [...]}')
+    .action(async (opts: { json?: boolean }) => {
+      const c = coreOf();
+      const [keyList, grants] = await Promise.all([c.listKeys(), c.listGrants()]);
+      if (opts.json) {
+        out(JSON.stringify({ keys: keyList, grants }, null, 2));
+        return;
+      }
+      out(formatKeys(keyList));
+      out('');
+      out('Editors signed in with OAuth:');
+      out(formatGrants(grants));
     });
   keys
     .command('revoke')
-    .description('revoke a key (by id or prefix)')
-    .argument('<id>', 'key id or key prefix')
+    .description("revoke a key (by id or prefix) or an editor's OAuth grant (by id)")
+    .argument('<id>', 'key id, key prefix or grant id')
     .action(async (idOrPrefix: string) => {
       const c = coreOf();
+      const grant = await findGrant(c, idOrPrefix);
+      if (grant) {
+        await c.revokeGrant(grant.id);
+        out(`Revoked the OAuth grant of ${grant.clientName}: it is refused at its next request.`);
+        return;
+      }
       const key = findKey(await c.listKeys(), idOrPrefix);
       await c.revokeKey(key.id);
       out(`Revoked ${key.keyPrefix}… "${key.name}".`);

@@ -1,19 +1,25 @@
 import type {
   AddProviderInput,
+  GrantInfo,
   KeyInfo,
   KeyLimits,
   ProviderInfo,
   ProviderTestResult,
 } from '../../preload/contract.js';
 import type { AccountService } from '../account/account-service.js';
-import { toKeyInfo, toProviderInfo } from './app-state.js';
+import { toGrantInfo, toKeyInfo, toProviderInfo } from './app-state.js';
 import type { CoreMemory, CoreSettings } from './core-memory.js';
 import { addProviderSchema, idSchema, keyLimitsSchema, parseInput } from './input-validation.js';
 
-/** The user's keys and provider connections on the server, remembered for the state. */
+/**
+ * The user's keys, OAuth grants and provider connections on the server (keys and connections
+ * remembered for the state).
+ */
 export interface AccountResources {
   listKeys(): Promise<KeyInfo[]>;
   setKeyLimits(id: string, limits: KeyLimits): Promise<KeyInfo[]>;
+  listGrants(): Promise<GrantInfo[]>;
+  revokeGrant(id: string): Promise<GrantInfo[]>;
   listProviders(): Promise<ProviderInfo[]>;
   addProvider(input: AddProviderInput): Promise<ProviderInfo>;
   testProvider(id: string): Promise<ProviderTestResult>;
@@ -40,6 +46,10 @@ export function createAccountResources(options: {
     return memory.keys.map((key) => toKeyInfo(key, s.machineKey?.id ?? null));
   }
 
+  async function listGrants(): Promise<GrantInfo[]> {
+    return (await account.listGrants()).map(toGrantInfo);
+  }
+
   return {
     listKeys,
 
@@ -53,6 +63,13 @@ export function createAccountResources(options: {
       const list = await listKeys();
       changed();
       return list;
+    },
+
+    listGrants,
+
+    async revokeGrant(id) {
+      await account.revokeGrant(parseInput(idSchema, id, 'grant id'));
+      return listGrants();
     },
 
     listProviders,

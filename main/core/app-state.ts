@@ -3,13 +3,14 @@ import type {
   AutoConfiguredClient,
   ClientListing,
   ClientStatus,
+  GrantInfo,
   KeyHealth,
   KeyInfo,
   ProviderInfo,
   ProxyStatus,
   SignedInUser,
 } from '../../preload/contract.js';
-import type { ServerKey, ServerProvider } from '../account/server-api.js';
+import type { ServerGrant, ServerKey, ServerProvider } from '../account/server-api.js';
 
 export function toKeyInfo(key: ServerKey, thisMachineKeyId: string | null): KeyInfo {
   return {
@@ -25,6 +26,18 @@ export function toKeyInfo(key: ServerKey, thisMachineKeyId: string | null): KeyI
     isThisMachine: key.id === thisMachineKeyId,
     allowedTools: key.allowed_tools,
     allowedProjects: key.allowed_projects,
+  };
+}
+
+export function toGrantInfo(grant: ServerGrant): GrantInfo {
+  return {
+    id: grant.id,
+    clientId: grant.client_id,
+    clientName: grant.client_name,
+    scopes: grant.scope.split(' ').filter((scope) => scope !== ''),
+    createdAt: grant.created_at,
+    lastUsedAt: grant.last_used_at,
+    expiresAt: grant.expires_at,
   };
 }
 

@@ -7,7 +7,7 @@ import { proxyMcpUrl, serverMcpUrl, type ClientEnvironment } from '../clients/in
 import { DesktopError } from '../errors.js';
 import { secretNames, type SecretStore } from '../keychain/secret-store.js';
 import { createLoopbackProxy, generateLocalToken } from '../proxy/proxy.js';
-import { createSettingsStore } from '../state/settings.js';
+import { createSettingsStore, type SettingsFile } from '../state/settings.js';
 import { createAccountResources } from './account-resources.js';
 import { defaultBridgeCommand, type BridgeCommand } from './bridge-command.js';
 import {
@@ -52,6 +52,10 @@ export interface DesktopCoreOptions {
   generateLocalToken?: () => string;
   /** The server API client per server URL (tests may wrap it). */
   createApi?: (baseUrl: string) => ServerApi;
+  /** Shows the system browser at a URL (browser sign-in): Electron's shell.openExternal, the CLI's opener. */
+  openUrl?: (url: string) => Promise<void>;
+  /** How long a browser sign-in waits for the browser (default five minutes; tests shorten it). */
+  browserSignInTimeoutMs?: number;
   /** How often the key's expiry is checked and the session kept alive (default one hour). */
   maintenanceIntervalMs?: number;
   /** Follow changes another process (the CLI, the tray app) makes to the settings file. Default true. */
@@ -113,6 +117,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     hostname: options.hostname ?? osHostname(),
     now,
     ...(options.createApi ? { createApi: options.createApi } : {}),
+    browser: { openUrl: options.openUrl, timeoutMs: options.browserSignInTimeoutMs },
   });
   // Parts that change what the state shows say so; the state is computed when it is sent.
   const changed = (): void => {
@@ -190,6 +195,13 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     return s;
   }
 
+  /** The proxy follows the new key; Cursor, installed and not yet pointed at us, just works. */
+  async function afterSignIn(signedIn: SettingsFile): Promise<AppState> {
+    await proxy.sync(signedIn);
+    await autoConfigure.afterSignIn();
+    return state.emit(await state.refresh());
+  }
+
   const core: DesktopCore = {
     configDir,
 
@@ -231,10 +243,16 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     currentState: () => state.current(),
 
     async signIn(input) {
-      await proxy.sync(await keys.signIn(input));
-      // The product's promise: Cursor, when installed and not yet pointed at us, just works.
-      await autoConfigure.afterSignIn();
-      return state.emit(await state.refresh());
+      return afterSignIn(await keys.signIn(input));
+    },
+
+    async signInWithBrowser(input) {
+      return afterSignIn(await keys.signInWithBrowser(input));
+    },
+
+    cancelBrowserSignIn() {
+      account.cancelBrowserSignIn();
+      return Promise.resolve();
     },
 
     async signOut() {
@@ -250,6 +268,8 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     listKeys: () => resources.listKeys(),
 
     setKeyLimits: (id, limits) => resources.setKeyLimits(id, limits),
+    listGrants: () => resources.listGrants(),
+    revokeGrant: (id) => resources.revokeGrant(id),
 
     async revokeKey(id) {
       await keys.revokeKey(id);

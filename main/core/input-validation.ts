@@ -15,6 +15,11 @@ export const signInInputSchema = z.object({
   allowInsecure: z.boolean().optional(),
 });
 
+export const browserSignInInputSchema = z.object({
+  serverUrl: z.string().min(1).max(2048),
+  allowInsecure: z.boolean().optional(),
+});
+
 export const settingsPatchSchema = z
   .object({
     serverUrl: z.string().max(2048).nullable(),

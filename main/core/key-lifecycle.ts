@@ -1,9 +1,20 @@
-import type { AppState, KeyInfo, RotatedKey, SignInInput } from '../../preload/contract.js';
-import type { AccountService, SignOutResult } from '../account/account-service.js';
+import type {
+  AppState,
+  BrowserSignInInput,
+  KeyInfo,
+  RotatedKey,
+  SignInInput,
+} from '../../preload/contract.js';
+import type { AccountService, SignInResult, SignOutResult } from '../account/account-service.js';
 import { secretNames, type SecretStore } from '../keychain/secret-store.js';
 import type { SettingsFile } from '../state/settings.js';
 import { isSignedIn, noteKeychain, type CoreMemory, type CoreSettings } from './core-memory.js';
-import { idSchema, parseInput, signInInputSchema } from './input-validation.js';
+import {
+  browserSignInInputSchema,
+  idSchema,
+  parseInput,
+  signInInputSchema,
+} from './input-validation.js';
 
 /**
  * This machine's MCP key as the core holds it: sign-in (kept or minted), rotation (by hand and
@@ -17,6 +28,7 @@ export interface KeyLifecycle {
   /** Rotates the key when it is close to expiry. */
   maintain(): Promise<void>;
   signIn(input: SignInInput): Promise<SettingsFile>;
+  signInWithBrowser(input: BrowserSignInInput): Promise<SettingsFile>;
   signOut(): Promise<SignOutResult>;
   revokeKey(id: string): Promise<string>;
   rotateKey(): Promise<RotatedKey>;
@@ -35,6 +47,17 @@ export function createKeyLifecycle(options: {
   emit: () => Promise<AppState>;
 }): KeyLifecycle {
   const { memory, settings, secrets, account, noteOwnSettings } = options;
+
+  /** Signed in (either way): this machine's key is the one the proxy sends from now on. */
+  function adopt(result: SignInResult): SettingsFile {
+    memory.settings = result.settings;
+    noteOwnSettings(result.settings);
+    memory.mcpKey = result.mcpKey;
+    memory.keyRejected = false;
+    memory.signedOutNote = null;
+    memory.keychainProblem = null;
+    return result.settings;
+  }
 
   /** A new key is in use: the proxy's next request sends it. */
   async function useNewKey(mcpKey: string): Promise<void> {
@@ -58,15 +81,12 @@ export function createKeyLifecycle(options: {
     },
 
     async signIn(input) {
-      const valid = parseInput(signInInputSchema, input, 'sign-in details');
-      const result = await account.signIn(valid);
-      memory.settings = result.settings;
-      noteOwnSettings(result.settings);
-      memory.mcpKey = result.mcpKey;
-      memory.keyRejected = false;
-      memory.signedOutNote = null;
-      memory.keychainProblem = null;
-      return result.settings;
+      return adopt(await account.signIn(parseInput(signInInputSchema, input, 'sign-in details')));
+    },
+
+    async signInWithBrowser(input) {
+      const valid = parseInput(browserSignInInputSchema, input, 'sign-in details');
+      return adopt(await account.signInWithBrowser(valid));
     },
 
     async signOut() {

@@ -41,6 +41,11 @@ const signInInput = z.strictObject({
   allowInsecure: z.boolean().optional(),
 });
 
+const browserSignInInput = z.strictObject({
+  serverUrl: url,
+  allowInsecure: z.boolean().optional(),
+});
+
 const addProviderInput = z.strictObject({
   providerType: z.enum(providerTypes),
   name: z.string().min(1).max(200),
@@ -64,10 +69,14 @@ export const argumentSchemas: {
 } = {
   getState: none,
   signIn: z.tuple([signInInput]),
+  signInWithBrowser: z.tuple([browserSignInInput]),
+  cancelBrowserSignIn: none,
   signOut: none,
   listKeys: none,
   revokeKey: z.tuple([id]),
   setKeyLimits: z.tuple([id, keyLimits]),
+  listGrants: none,
+  revokeGrant: z.tuple([id]),
   rotateKey: none,
   replaceRejectedKey: none,
   configureClient: z.tuple([z.enum(clientIds)]),

@@ -85,6 +85,8 @@ function createRealCore(environment: ShellEnvironment): ShellCore {
       service: environment.env.PM_MCP_KEYCHAIN_SERVICE ?? keychainService,
     }),
     clientEnvironment,
+    // Browser sign-in (RFC 8252) opens the person's own browser, never a window of the app.
+    openUrl: (url) => shell.openExternal(url),
     // Packaged, there is no Node or source checkout to run the bridge with: the app runs it.
     ...(app.isPackaged
       ? { bridgeLauncher: packagedAppLauncher(environment.env.APPIMAGE ?? process.execPath) }
@@ -100,10 +102,14 @@ function withLoginItem(
   return {
     getState: () => core.getState(),
     signIn: (input) => core.signIn(input),
+    signInWithBrowser: (input) => core.signInWithBrowser(input),
+    cancelBrowserSignIn: () => core.cancelBrowserSignIn(),
     signOut: () => core.signOut(),
     listKeys: () => core.listKeys(),
     revokeKey: (id) => core.revokeKey(id),
     setKeyLimits: (id, limits) => core.setKeyLimits(id, limits),
+    listGrants: () => core.listGrants(),
+    revokeGrant: (id) => core.revokeGrant(id),
     rotateKey: () => core.rotateKey(),
     replaceRejectedKey: () => core.replaceRejectedKey(),
     configureClient: (client) => core.configureClient(client),

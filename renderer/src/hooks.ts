@@ -78,3 +78,27 @@ export function useLoad<T>(load: () => Promise<T>): Loaded<T> {
   const reload = useCallback(() => setVersion((value) => value + 1), []);
   return { data, setData, loading: loadedVersion !== version, error, reload };
 }
+
+export interface ConfirmedAction extends Action<[], unknown> {
+  /** The person asked for it and is being asked once more (see ConfirmAction). */
+  confirming: boolean;
+  setConfirming: (confirming: boolean) => void;
+  /** Runs the call; on success stops confirming and hands the result on. */
+  confirm: () => Promise<void>;
+}
+
+/** A destructive call (revoke, remove) that is confirmed first, and what follows its success. */
+export function useConfirmedAction<R>(
+  call: () => Promise<R>,
+  onDone: (result: R) => void,
+): ConfirmedAction {
+  const action = useAction(call);
+  const [confirming, setConfirming] = useState(false);
+  const confirm = async () => {
+    const result = await action.run();
+    if (result === undefined) return;
+    setConfirming(false);
+    onDone(result);
+  };
+  return { ...action, confirming, setConfirming, confirm };
+}

@@ -190,6 +190,15 @@ export class AccountService {
   }
 
   /**
+   * A session for a person the authorization server has already signed in (the desktop app's
+   * browser sign-in, password or SSO); `undefined` when the account no longer exists.
+   */
+  async startSession(userId: string): Promise<SessionTokens | undefined> {
+    const user = await findUserById(this.#deps.db, userId);
+    return user ? this.#issueSession(presentUser(user), randomUUID()) : undefined;
+  }
+
+  /**
    * Rotates the refresh token. A token that was already rotated away being used again means it
    * leaked: the whole family is revoked.
    */

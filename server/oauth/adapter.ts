@@ -66,8 +66,8 @@ class DatabaseAdapter implements Adapter {
   }
 
   /** Every kind at once: a revoked grant takes its codes and tokens with it. */
-  async revokeByGrantId(grantId: string): Promise<void> {
-    await this.db.deleteFrom('oauth_store').where('grant_id', '=', grantId).execute();
+  revokeByGrantId(grantId: string): Promise<void> {
+    return destroyGrantRecords(this.db, grantId);
   }
 
   async #findWhere(
@@ -93,4 +93,22 @@ class DatabaseAdapter implements Adapter {
 /** Removes what has expired (run periodically; lookups already ignore it). */
 export async function purgeExpired(db: Db, now: Date): Promise<void> {
   await db.deleteFrom('oauth_store').where('expires_at', '<=', now.toISOString()).execute();
+}
+
+/** A grant and every code and token issued under it. */
+export async function destroyGrantRecords(db: Db, grantId: string): Promise<void> {
+  await db.deleteFrom('oauth_store').where('grant_id', '=', grantId).execute();
+}
+
+/**
+ * Deletes one record and says whether this call was the one that deleted it: of two requests
+ * presenting the same single-use token at once, exactly one gets `true`.
+ */
+export async function takeOnce(db: Db, kind: string, id: string): Promise<boolean> {
+  const result = await db
+    .deleteFrom('oauth_store')
+    .where('kind', '=', kind)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }

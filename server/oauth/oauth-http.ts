@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { SsoRefusal, type SsoService } from '../sso/sso.js';
 import { purgeExpired } from './adapter.js';
 import { createAuthorizationServer } from './authorization-server.js';
+import { browserSessionRoute } from './browser-session.js';
 import type { GrantService } from './grants.js';
 import { interactionRoutes, type LoginOptions } from './interactions.js';
 import { errorPageBody, sendPage, stylesheet, stylesheetPath } from './pages.js';
@@ -38,6 +39,8 @@ export interface OAuthServer {
   readonly resource: ProtectedResource;
   /** Where the desktop app's short-lived token is exchanged for a session (its audience). */
   readonly sessionResource: string;
+  /** `POST /api/auth/browser-session`: that exchange (browser-session.ts). */
+  readonly browserSession: RequestHandler;
   /** Metadata, the authorization server's endpoints, login and consent pages. */
   readonly router: Router;
   start(): void;
@@ -133,6 +136,13 @@ export function createOAuthServer(options: OAuthServerOptions): OAuthServer {
     provider,
     resource,
     sessionResource,
+    browserSession: browserSessionRoute({
+      provider,
+      db: options.db,
+      accounts: options.accounts,
+      clientId: desktopClientId,
+      resource: sessionResource,
+    }),
     router,
     start() {
       purge = setInterval(() => {

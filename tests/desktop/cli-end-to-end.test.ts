@@ -4,17 +4,24 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import keytar from 'keytar';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { desktopErrorCatalogue } from '../../main/errors.js';
 import { createKey, registerAccount, request, type TestAccount } from '../support/http.js';
 import { connectMcpClient } from '../support/mcp.js';
-import { startTestServer, type TestServer } from '../support/server.js';
 import {
-  createCliSandbox,
+  authorizeInBrowser,
+  launchChromium,
+  startCallbackReceiver,
+  startOAuthTestServer,
+} from '../support/oauth.js';
+import type { TestServer } from '../support/server.js';
+import {
+  cleanupsAfterEach,
   filesUnder,
   findSecrets,
   freePort,
+  sandboxUntilCleanup,
   type CliSandbox,
   type LongRunning,
 } from './cli-harness.js';
@@ -38,22 +45,15 @@ const statusSchema = z.object({
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  // OAuth on (its public URL is its loopback address), so editors can sign in and hold grants.
+  server = await startOAuthTestServer();
 });
 afterAll(async () => {
   await server.stop();
 });
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function sandbox(): CliSandbox {
-  const cli = createCliSandbox();
-  cleanups.push(() => cli.cleanup());
-  return cli;
-}
+const cleanups = cleanupsAfterEach();
+const sandbox = (): CliSandbox => sandboxUntilCleanup(cleanups);
 
 async function login(cli: CliSandbox, account: TestAccount): Promise<void> {
   const result = await cli.run(
@@ -257,6 +257,68 @@ describe('pm-mcp end to end', { timeout: 120_000 }, () => {
     expect(use.status).toBe(401);
     const after = await cli.run(['keys', 'list']);
     expect(after.code).toBe(desktopErrorCatalogue.not_signed_in);
+  });
+
+  it('keys lists the editors signed in with OAuth beside the keys; keys revoke <grant id> ends one', async () => {
+    const cli = sandbox();
+    const account = await registerAccount(server.url);
+    await login(cli, account);
+    const browser = await launchChromium();
+    cleanups.push(() => browser.close());
+    const callback = await startCallbackReceiver();
+    cleanups.push(() => callback.close());
+    const editor = await authorizeInBrowser({
+      serverUrl: server.url,
+      context: await browser.newContext(),
+      callback,
+      signIn: account,
+      clientName: 'Grant test editor',
+      scope: 'pm:read',
+    });
+    const mcp = (accessToken: string) =>
+      request(server.url, 'POST', '/mcp', {
+        body: { jsonrpc: '2.0', id: 1, method: 'ping' },
+        headers: {
+          Authorization: `Bearer ${accessToken}`,
+          Accept: 'application/json, text/event-stream',
+        },
+      });
+    expect((await mcp(editor.access_token)).status).toBe(200);
+
+    const listed = await cli.run(['keys']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/\(this machine\)/);
+    expect(listed.stdout).toMatch(/Editors signed in with OAuth:\nID +CLIENT +SCOPES/);
+    expect(listed.stdout).toMatch(/Grant test editor +pm:read +\d{4}-/);
+    expect(listed.stdout).not.toContain(editor.access_token);
+    const json = z
+      .object({
+        keys: z.array(z.object({ id: z.string() })),
+        grants: z.array(
+          z.object({
+            id: z.string(),
+            clientName: z.string(),
+            scopes: z.array(z.string()),
+            lastUsedAt: z.string().nullable(),
+          }),
+        ),
+      })
+      .parse(JSON.parse((await cli.run(['keys', '--json'])).stdout));
+    expect(json.keys).toHaveLength(1);
+    expect(json.grants).toHaveLength(1);
+    const grant = json.grants[0];
+    expect(grant).toMatchObject({ clientName: 'Grant test editor', scopes: ['pm:read'] });
+    expect(grant?.lastUsedAt).not.toBeNull();
+
+    const revoked = await cli.run(['keys', 'revoke', grant?.id ?? '']);
+    expect(revoked.stderr).toBe('');
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain('Revoked the OAuth grant of Grant test editor');
+    // The editor is refused at its next request; the key of this machine is untouched.
+    expect((await mcp(editor.access_token)).status).toBe(401);
+    const after = await cli.run(['keys', 'list']);
+    expect(after.stdout).toContain('No editors signed in with OAuth.');
+    expect(after.stdout).toMatch(/\(this machine\).*active/);
   });
 
   it("keys limit sets, shows and clears a key's limits; the server enforces them", async () => {

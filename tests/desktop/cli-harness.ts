@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterEach } from 'vitest';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const cliEntry = path.join(repoRoot, 'main', 'cli', 'index.ts');
@@ -149,6 +150,22 @@ export function createCliSandbox(): CliSandbox {
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/** What each test of the file leaves behind, undone after it (last first): push onto the list. */
+export function cleanupsAfterEach(): (() => unknown)[] {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return cleanups;
+}
+
+/** A sandbox removed (and its processes ended) after the test. */
+export function sandboxUntilCleanup(cleanups: (() => unknown)[]): CliSandbox {
+  const cli = createCliSandbox();
+  cleanups.push(() => cli.cleanup());
+  return cli;
 }
 
 /** A port that was free a moment ago. */

@@ -29,7 +29,14 @@ import { createMemorySecretStore } from '../../main/keychain/memory-store.js';
 import { secretNames, type SecretStore } from '../../main/keychain/secret-store.js';
 import { startFakeJiraCloud, type JiraFake } from '../fakes/jira-cloud.js';
 import { request } from '../support/http.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import {
+  authorizeInBrowser,
+  signInOnServerPage,
+  startCallbackReceiver,
+  startOAuthTestServer,
+  type CallbackReceiver,
+} from '../support/oauth.js';
+import type { TestServer } from '../support/server.js';
 import { startIpcBridge, type IpcBridge } from './ipc-bridge.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -56,6 +63,10 @@ let core: DesktopCore;
 let bridge: IpcBridge;
 let browser: Browser;
 let page: Page;
+let callback: CallbackReceiver;
+/** The system browser of the app's browser sign-in (each test that uses it says what it does). */
+let openInBrowser: (url: string) => Promise<void> = () =>
+  Promise.reject(new Error('no browser sign-in expected here'));
 const pageProblems: string[] = [];
 const email = `e2e-${randomBytes(4).toString('hex')}@example.test`;
 const password = randomBytes(15).toString('base64url');
@@ -143,7 +154,9 @@ beforeAll(async () => {
   }
   mkdirSync(screenshots, { recursive: true });
   jira = await startFakeJiraCloud();
-  server = await startTestServer({ providerHttp: { maxAttempts: 1, timeoutMs: 3_000 } });
+  // OAuth on (public URL = its loopback address): editors sign in with it, the app through the browser.
+  server = await startOAuthTestServer({ providerHttp: { maxAttempts: 1, timeoutMs: 3_000 } });
+  callback = await startCallbackReceiver();
   home = mkdtempSync(path.join(tmpdir(), 'pm-mcp-e2e-'));
   if (process.env.DBUS_SESSION_BUS_ADDRESS) {
     keychainService = `pm-mcp-e2e-${randomBytes(4).toString('hex')}`;
@@ -157,6 +170,7 @@ beforeAll(async () => {
     secretStore: secrets,
     clientEnvironment: { homeDir: home, platform: 'linux', env: {} },
     hostname: 'e2e-laptop',
+    openUrl: (url) => openInBrowser(url),
   });
   await core.updateSettings({ proxyPort: await freePort() });
   await core.start();
@@ -174,6 +188,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser.close().catch(() => undefined);
   await bridge.stop().catch(() => undefined);
+  await callback.close().catch(() => undefined);
   await core.stop().catch(() => undefined);
   if (keychainService) {
     for (const name of [
@@ -202,11 +217,18 @@ describe('the window in Chromium, with the real services behind the contract', (
     await expect
       .poll(() => page.getByRole('heading', { name: 'Sign in' }).isVisible(), { timeout: 30_000 })
       .toBe(true);
+    // Signing in through the browser comes first; the password form stays below it.
+    const card = page.getByRole('main');
+    expect(await card.getByRole('button').first().textContent()).toBe('Sign in with your browser');
+    await card.getByText('or with your email and password').waitFor();
     // A plain http:// address to another machine needs an explicit confirmation first.
     const submit = page.getByRole('button', { name: 'Sign in', exact: true });
     await page.getByLabel('Server URL').fill('http://pm.example.test:8080');
     await page.getByText('This address is not encrypted.').waitFor();
     expect(await submit.isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Sign in with your browser' }).isDisabled()).toBe(
+      true,
+    );
     await page.getByLabel('I understand; connect over plain http anyway').check();
     expect(await submit.isEnabled()).toBe(true);
 
@@ -437,6 +459,46 @@ describe('the window in Chromium, with the real services behind the contract', (
     expect(await mcpCallThroughProxy()).toContain('create_issue');
   });
 
+  it('an editor signed in with OAuth is listed on the Keys page with its access and last use; Revoke ends it', async () => {
+    // A real OAuth sign-in: registration, the server's login and consent pages, the code exchange.
+    const context = await browser.newContext();
+    const editor = await authorizeInBrowser({
+      serverUrl: server.url,
+      context,
+      callback,
+      signIn: { email, password },
+      clientName: 'Window test editor',
+      scope: 'pm:read pm:write',
+    });
+    await context.close();
+    const mcp = () =>
+      request(server.url, 'POST', '/mcp', {
+        body: { jsonrpc: '2.0', id: 1, method: 'ping' },
+        headers: {
+          Authorization: `Bearer ${editor.access_token}`,
+          Accept: 'application/json, text/event-stream',
+        },
+      });
+    expect((await mcp()).status).toBe(200);
+
+    await nav('Keys').click();
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const row = page.getByTestId('grant-Window test editor');
+    await row.waitFor();
+    expect(await row.getByText('Read and write').isVisible()).toBe(true);
+    expect(await row.getByText('pm:read pm:write').isVisible()).toBe(true);
+    expect(await row.getByTestId('grant-last-used').textContent()).toMatch(/just now|minute/);
+    expect(await page.content()).not.toContain(editor.access_token);
+    await screenshot('keys-grants');
+
+    await row.getByRole('button', { name: 'Revoke Window test editor' }).click();
+    await row.getByRole('button', { name: 'Revoke now' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.getByText('No editor has signed in with OAuth.').waitFor();
+    expect(await core.listGrants()).toEqual([]);
+    expect((await mcp()).status).toBe(401);
+  });
+
   it('settings show the server and save a new proxy port (Cursor follows) and start at login', async () => {
     await nav('Settings').click();
     await page.getByRole('heading', { name: 'Settings' }).waitFor();
@@ -523,6 +585,48 @@ describe('the window in Chromium, with the real services behind the contract', (
         .getByLabel('Set up Cursor by itself after I sign in (when Cursor is installed)')
         .isChecked(),
     ).toBe(false);
+  });
+
+  it('signs in through the browser: the server’s page in the system browser, the window follows', async () => {
+    await nav('Settings').click();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('Server URL').fill(server.url);
+    const browserButton = page.getByRole('button', { name: 'Sign in with your browser' });
+
+    // The person gives up: Cancel ends the wait.
+    let opened: (url: string) => void = () => undefined;
+    let nextUrl = new Promise<string>((resolve) => (opened = resolve));
+    openInBrowser = (url) => {
+      opened(url);
+      return Promise.resolve();
+    };
+    await browserButton.click();
+    await nextUrl;
+    await page.getByText('Finish signing in in the browser tab that opened.').waitFor();
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await page.getByRole('alert').getByText('Browser sign-in cancelled').waitFor();
+
+    // This time they sign in on the server's page, in their own browser.
+    nextUrl = new Promise<string>((resolve) => (opened = resolve));
+    await browserButton.click();
+    const url = await nextUrl;
+    await page.getByText('Finish signing in in the browser tab that opened.').waitFor();
+    await screenshot('sign-in-browser-waiting');
+    const context = await browser.newContext();
+    const tab = await context.newPage();
+    await tab.goto(url);
+    await signInOnServerPage(tab, { email, password });
+    await tab.getByRole('heading', { name: 'Signed in to PM MCP' }).waitFor();
+    await context.close();
+
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    expect(await page.getByTestId('user-email').textContent()).toBe(email);
+    expect(await page.getByTestId('key-prefix').textContent()).toBe(
+      `${await thisMachineKeyPrefix()}…`,
+    );
+    expect(await page.getByTestId('proxy-status').textContent()).toBe('Running');
+    await expectNoFullKeyOnPage();
   });
 
   it('ran with the strict CSP intact: no script, style or connection was blocked, no page error', async () => {

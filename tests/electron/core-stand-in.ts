@@ -89,10 +89,14 @@ export function createCoreStandIn(initial: AppState = makeState()): CoreStandIn 
     },
     getState: () => record('getState', [], () => state),
     signIn: (input) => record('signIn', [input], () => state),
+    signInWithBrowser: (input) => record('signInWithBrowser', [input], () => state),
+    cancelBrowserSignIn: () => record('cancelBrowserSignIn', [], () => undefined),
     signOut: () => record('signOut', [], () => state),
     listKeys: () => record('listKeys', [], () => []),
     revokeKey: (id) => record('revokeKey', [id], () => []),
     setKeyLimits: (id, limits) => record('setKeyLimits', [id, limits], () => []),
+    listGrants: () => record('listGrants', [], () => []),
+    revokeGrant: (id) => record('revokeGrant', [id], () => []),
     rotateKey: () =>
       record('rotateKey', [], () => {
         throw new Error('not used');

@@ -1,11 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/cluster.js';
 import { registerAccount, request } from '../support/http.js';
 import { launchChromium, startCallbackReceiver, type CallbackReceiver } from '../support/oauth.js';
-import { startIdentityProvider, type TestIdentityProvider } from '../support/oidc-idp.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import {
+  signInAtIdentityProvider,
+  startServerWithIdentityProvider,
+  type TestIdentityProvider,
+} from '../support/oidc-idp.js';
+import type { TestServer } from '../support/server.js';
 
 describe('sign-in through an OpenID Connect provider', () => {
   let idp: TestIdentityProvider;
@@ -15,19 +18,9 @@ describe('sign-in through an OpenID Connect provider', () => {
   let clientId: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    const publicUrl = `http://127.0.0.1:${port}`;
-    idp = await startIdentityProvider(`${publicUrl}/oauth/sso/callback`);
-    server = await startTestServer({
-      env: {
-        PORT: String(port),
-        PM_MCP_PUBLIC_URL: publicUrl,
-        PM_MCP_OIDC_ISSUER: idp.issuer,
-        PM_MCP_OIDC_CLIENT_ID: idp.clientId,
-        PM_MCP_OIDC_CLIENT_SECRET: idp.clientSecret,
-        PM_MCP_OIDC_ALLOWED_DOMAINS: 'example.test',
-      },
-    });
+    ({ server, idp } = await startServerWithIdentityProvider({
+      PM_MCP_OIDC_ALLOWED_DOMAINS: 'example.test',
+    }));
     browser = await launchChromium();
     callback = await startCallbackReceiver();
     const registered = await request<{ client_id: string }>(server.url, 'POST', '/oauth/register', {
@@ -64,11 +57,7 @@ describe('sign-in through an OpenID Connect provider', () => {
         code_challenge_method: 'S256',
       }).toString()}`,
     );
-    await page.getByRole('link', { name: `Sign in with 127.0.0.1:${idp.port}` }).click();
-    await page.locator('input[name=login]').fill(login);
-    await page.locator('input[name=password]').fill('any');
-    await page.getByRole('button', { name: 'Sign-in' }).click();
-    await page.getByRole('button', { name: 'Continue' }).click();
+    await signInAtIdentityProvider(page, idp, login);
     await page.getByRole('heading').first().waitFor();
     return page;
   }

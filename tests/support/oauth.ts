@@ -89,6 +89,16 @@ export async function startCallbackReceiver(): Promise<CallbackReceiver> {
   };
 }
 
+/** Signs in with a password on the server's login page (open in `page`), as a person would. */
+export async function signInOnServerPage(
+  page: Page,
+  credentials: { email: string; password: string },
+): Promise<void> {
+  await page.getByLabel('Email').fill(credentials.email);
+  await page.getByLabel('Password').fill(credentials.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
 /** Signs in on the server's login page and allows access on its consent page, as a person would. */
 export async function approveInBrowser(
   page: Page,
@@ -96,11 +106,7 @@ export async function approveInBrowser(
   credentials: { email: string; password: string } | null,
 ): Promise<void> {
   await page.goto(authorizationUrl);
-  if (credentials) {
-    await page.getByLabel('Email').fill(credentials.email);
-    await page.getByLabel('Password').fill(credentials.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
+  if (credentials) await signInOnServerPage(page, credentials);
   await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
   await page.getByRole('button', { name: 'Allow' }).click();
   // The click only starts the form's submission. Closing the page before the redirect to the

@@ -3,7 +3,9 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import Provider from 'oidc-provider';
+import type { Page } from 'playwright-core';
 import { freePort } from './cluster.js';
+import { startTestServer, type TestServer } from './server.js';
 
 export interface IdpAccount {
   email: string;
@@ -76,4 +78,43 @@ export async function startIdentityProvider(redirectUri: string): Promise<TestId
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   return idp;
+}
+
+/**
+ * The real server with OAuth on (its public URL is its loopback address) and single sign-on
+ * through an identity provider started for it; `env` adds to (or overrides) the server's.
+ */
+export async function startServerWithIdentityProvider(
+  env: Record<string, string> = {},
+): Promise<{ server: TestServer; idp: TestIdentityProvider }> {
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const idp = await startIdentityProvider(`${publicUrl}/oauth/sso/callback`);
+  const server = await startTestServer({
+    env: {
+      PORT: String(port),
+      PM_MCP_PUBLIC_URL: publicUrl,
+      PM_MCP_OIDC_ISSUER: idp.issuer,
+      PM_MCP_OIDC_CLIENT_ID: idp.clientId,
+      PM_MCP_OIDC_CLIENT_SECRET: idp.clientSecret,
+      ...env,
+    },
+  });
+  return { server, idp };
+}
+
+/**
+ * On the server's login page (open in `page`): "Sign in with <provider>", then the identity
+ * provider's own login and consent pages, as `login` (any password).
+ */
+export async function signInAtIdentityProvider(
+  page: Page,
+  idp: TestIdentityProvider,
+  login: string,
+): Promise<void> {
+  await page.getByRole('link', { name: `Sign in with 127.0.0.1:${idp.port}` }).click();
+  await page.locator('input[name=login]').fill(login);
+  await page.locator('input[name=password]').fill('any');
+  await page.getByRole('button', { name: 'Sign-in' }).click();
+  await page.getByRole('button', { name: 'Continue' }).click();
 }

@@ -7,10 +7,12 @@ import {
   type RotatedKey,
 } from '../../../preload/contract';
 import { getApi } from '../api';
+import { ConfirmAction } from '../components/ConfirmAction';
 import { Badge, Button, ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
 import { maskedKey } from '../format';
-import { useAction, useLoad } from '../hooks';
+import { useAction, useConfirmedAction, useLoad } from '../hooks';
+import { GrantsSection } from './Grants';
 
 function keyStatus(key: KeyInfo): ReactElement {
   if (key.revokedAt || !key.isActive) return <Badge tone="neutral">Revoked</Badge>;
@@ -23,6 +25,7 @@ function keyStatus(key: KeyInfo): ReactElement {
 export function Keys({ onChanged }: { onChanged: () => void }) {
   const keys = useLoad(() => getApi().listKeys());
   const providers = useLoad(() => getApi().listProviders());
+  const grants = useLoad(() => getApi().listGrants());
   const rotate = useAction(() => getApi().rotateKey());
   const [rotated, setRotated] = useState<RotatedKey | null>(null);
 
@@ -39,13 +42,20 @@ export function Keys({ onChanged }: { onChanged: () => void }) {
     <>
       <div className="screen-header">
         <h1 tabIndex={-1}>Keys</h1>
-        <Button variant="quiet" onClick={keys.reload} pending={keys.loading}>
+        <Button
+          variant="quiet"
+          onClick={() => {
+            keys.reload();
+            grants.reload();
+          }}
+          pending={keys.loading || grants.loading}
+        >
           Refresh
         </Button>
       </div>
       <p className="muted">
-        Every key that can reach your account. Revoke any you do not recognise; a revoked key stops
-        working on its next request.
+        Every key and editor that can reach your account. Revoke any you do not recognise; a revoked
+        key stops working on its next request.
       </p>
 
       <section className="card" aria-labelledby="rotate-title">
@@ -110,6 +120,8 @@ export function Keys({ onChanged }: { onChanged: () => void }) {
           </div>
         )}
       </section>
+
+      <GrantsSection grants={grants} />
     </>
   );
 }
@@ -149,18 +161,9 @@ function KeyRow({
   providers: ProviderInfo[];
   onKeys: (keys: KeyInfo[]) => void;
 }) {
-  const revoke = useAction((id: string) => getApi().revokeKey(id));
-  const [confirming, setConfirming] = useState(false);
+  const revoke = useConfirmedAction(() => getApi().revokeKey(keyInfo.id), onKeys);
   const [editing, setEditing] = useState(false);
   const active = keyInfo.isActive && !keyInfo.revokedAt;
-
-  const onRevoke = async () => {
-    const next = await revoke.run(keyInfo.id);
-    if (next) {
-      setConfirming(false);
-      onKeys(next);
-    }
-  };
 
   return (
     <Fragment>
@@ -192,7 +195,7 @@ function KeyRow({
           <LimitsSummary keyInfo={keyInfo} providers={providers} />
         </td>
         <td className="cell-actions">
-          {active && !editing && !confirming && (
+          {active && !editing && !revoke.confirming && (
             <Button
               variant="quiet"
               label={`Edit limits of key ${keyInfo.name} (${keyInfo.keyPrefix})`}
@@ -201,34 +204,15 @@ function KeyRow({
               Limits
             </Button>
           )}
-          {active &&
-            (confirming ? (
-              <div className="confirm" role="group" aria-label={`Confirm revoking ${keyInfo.name}`}>
-                <Button
-                  variant="danger"
-                  pending={revoke.pending}
-                  pendingLabel="Revoking…"
-                  onClick={() => void onRevoke()}
-                >
-                  Revoke now
-                </Button>
-                <Button
-                  variant="quiet"
-                  onClick={() => setConfirming(false)}
-                  disabled={revoke.pending}
-                >
-                  Cancel
-                </Button>
-              </div>
-            ) : (
-              <Button
-                variant="quiet"
-                label={`Revoke key ${keyInfo.name} (${keyInfo.keyPrefix})`}
-                onClick={() => setConfirming(true)}
-              >
-                Revoke
-              </Button>
-            ))}
+          {active && (
+            <ConfirmAction
+              verb="Revoke"
+              pendingLabel="Revoking…"
+              label={`Revoke key ${keyInfo.name} (${keyInfo.keyPrefix})`}
+              groupLabel={`Confirm revoking ${keyInfo.name}`}
+              action={revoke}
+            />
+          )}
           <ErrorMessage error={revoke.error} onDismiss={revoke.reset} />
         </td>
       </tr>

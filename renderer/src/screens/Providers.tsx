@@ -7,10 +7,11 @@ import {
   type ProviderType,
 } from '../../../preload/contract';
 import { getApi } from '../api';
+import { ConfirmAction } from '../components/ConfirmAction';
 import { Button, ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
 import { providerTypeLabels } from '../labels';
-import { useAction, useLoad } from '../hooks';
+import { useAction, useConfirmedAction, useLoad } from '../hooks';
 import { ProviderBadge } from './Dashboard';
 
 interface ProviderForm {
@@ -113,9 +114,8 @@ function ProviderRow({
   onTested: () => void;
 }) {
   const test = useAction((id: string) => getApi().testProvider(id));
-  const remove = useAction((id: string) => getApi().removeProvider(id));
+  const remove = useConfirmedAction(() => getApi().removeProvider(provider.id), onProviders);
   const [result, setResult] = useState<ProviderTestResult | null>(null);
-  const [confirming, setConfirming] = useState(false);
 
   const onTest = async () => {
     const outcome = await test.run(provider.id);
@@ -123,10 +123,6 @@ function ProviderRow({
       setResult(outcome);
       onTested();
     }
-  };
-  const onRemove = async () => {
-    const next = await remove.run(provider.id);
-    if (next) onProviders(next);
   };
   const failure = provider.lastCheckOk === false ? provider.lastCheckMessage : null;
 
@@ -165,29 +161,13 @@ function ProviderRow({
         >
           Test
         </Button>
-        {confirming ? (
-          <div className="confirm" role="group" aria-label={`Confirm removing ${provider.name}`}>
-            <Button
-              variant="danger"
-              pending={remove.pending}
-              pendingLabel="Removing…"
-              onClick={() => void onRemove()}
-            >
-              Remove now
-            </Button>
-            <Button variant="quiet" onClick={() => setConfirming(false)}>
-              Cancel
-            </Button>
-          </div>
-        ) : (
-          <Button
-            variant="quiet"
-            label={`Remove ${provider.name}`}
-            onClick={() => setConfirming(true)}
-          >
-            Remove
-          </Button>
-        )}
+        <ConfirmAction
+          verb="Remove"
+          pendingLabel="Removing…"
+          label={`Remove ${provider.name}`}
+          groupLabel={`Confirm removing ${provider.name}`}
+          action={remove}
+        />
       </div>
     </li>
   );
