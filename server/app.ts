@@ -83,7 +83,7 @@ export interface ServerAppOptions {
    * from the configuration (`PM_MCP_PROVIDER_ALLOWED_HOSTS`), never from here.
    */
   providerHttp?: Omit<ProviderHttpOptions, 'allowedHosts'>;
-  /** Per-provider timeout of fan-out tool calls. */
+  /** The provider timeout: every tool call's hard deadline (default 10 s; tests shorten it). */
   providerTimeoutMs?: number;
   /** Lifetime of OAuth access tokens for `/mcp` (default one hour; tests shorten it). */
   oauthAccessTokenTtlSeconds?: number;
@@ -211,6 +211,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       perProviderTimeoutMs: options.providerTimeoutMs,
       onUnexpectedError: (error, tool) =>
         logger.error({ err: error, tool }, 'tool failed unexpectedly'),
+      onDeadline: (tool, elapsedMs) =>
+        logger.warn({ tool, ms: elapsedMs }, 'tool call reached its deadline'),
     });
     return server;
   };
