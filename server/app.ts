@@ -216,8 +216,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       perProviderTimeoutMs: options.providerTimeoutMs,
       onUnexpectedError: (error, tool) =>
         logger.error({ err: error, tool }, 'tool failed unexpectedly'),
-      onDeadline: (tool, elapsedMs) =>
-        logger.warn({ tool, ms: elapsedMs }, 'tool call reached its deadline'),
+      onDeadline: (tool, elapsedMs, timerLateMs) =>
+        logger.warn({ tool, ms: elapsedMs, timerLateMs }, 'tool call reached its deadline'),
     });
     return server;
   };

@@ -24,7 +24,7 @@ export interface ServerToolOptions {
   /** A tool failed in a way no provider explains (a bug): logged, never shown to the model. */
   onUnexpectedError?: (error: unknown, tool: string) => void;
   /** A call reached its deadline (a provider hangs or is too slow): logged for the operator. */
-  onDeadline?: (tool: string, elapsedMs: number) => void;
+  onDeadline?: (tool: string, elapsedMs: number, timerLateMs: number) => void;
 }
 
 /**

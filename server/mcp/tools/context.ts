@@ -56,8 +56,11 @@ export interface ToolContext {
    * generic message; the server logs it. Provider errors never reach it.
    */
   onUnexpectedError?: (error: unknown, tool: string) => void;
-  /** Called when a call reached its deadline, with how long it ran (the server logs it). */
-  onDeadline?: (tool: string, elapsedMs: number) => void;
+  /**
+   * Called when a call reached its deadline, with how long it ran and how late the deadline's
+   * timer fired (a busy event loop); the server logs it.
+   */
+  onDeadline?: (tool: string, elapsedMs: number, timerLateMs: number) => void;
 }
 
 export const defaultPerProviderTimeoutMs = 10_000;

@@ -17,6 +17,11 @@ export interface CallDeadline {
   readonly signal: AbortSignal;
   /** Whether the deadline passed (as opposed to a cancellation). */
   timedOut(): boolean;
+  /**
+   * How late the deadline's timer ran (ms): the event loop was busy elsewhere (a saturated
+   * machine). The call answers that much after its deadline, whatever the code does.
+   */
+  timerLateMs(): number;
   /** `work`'s outcome, or the abort reason shortly after the signal aborted. */
   bound<T>(work: Promise<T>): Promise<T>;
   clear(): void;
@@ -24,7 +29,12 @@ export interface CallDeadline {
 
 export function startCallDeadline(timeoutMs: number, cancelled?: AbortSignal): CallDeadline {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new ProviderCallTimeout(timeoutMs)), timeoutMs);
+  const due = Date.now() + timeoutMs;
+  let lateMs = 0;
+  const timer = setTimeout(() => {
+    lateMs = Math.max(0, Date.now() - due);
+    controller.abort(new ProviderCallTimeout(timeoutMs));
+  }, timeoutMs);
   timer.unref();
   const onCancel = (): void => controller.abort(cancelled?.reason);
   if (cancelled?.aborted) onCancel();
@@ -33,6 +43,7 @@ export function startCallDeadline(timeoutMs: number, cancelled?: AbortSignal): C
   return {
     signal: controller.signal,
     timedOut: () => controller.signal.reason instanceof ProviderCallTimeout,
+    timerLateMs: () => lateMs,
     bound: (work) =>
       Promise.race([
         work,

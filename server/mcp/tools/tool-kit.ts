@@ -98,7 +98,8 @@ export function guarded<A>(
       );
     } finally {
       deadline.clear();
-      if (deadline.timedOut()) context.onDeadline?.(tool, Date.now() - started);
+      if (deadline.timedOut())
+        context.onDeadline?.(tool, Date.now() - started, deadline.timerLateMs());
     }
   };
 }
