@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDesktopCore } from '../../main/core/desktop-core.js';
-import { DesktopError } from '../../main/errors.js';
 import { createKeytarSecretStore } from '../../main/keychain/keytar-store.js';
 import { waitFor } from '../support/cluster.js';
+import { desktopErrorOf } from '../support/desktop-errors.js';
 import { startPrivateKeyring, type PrivateKeyring } from '../support/private-keyring.js';
 
 /**
@@ -31,16 +31,6 @@ afterAll(async () => {
   for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
 
-async function rejectionOf(promise: Promise<unknown>): Promise<DesktopError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DesktopError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
 const succeeds = (attempt: () => Promise<unknown>) => async (): Promise<boolean> => {
   try {
     await attempt();
@@ -59,10 +49,10 @@ describe('keytar secret store across a Secret Service restart', () => {
     expect(await store.get('entry')).toBe(first);
 
     await keyring.stop();
-    const down = await rejectionOf(store.get('entry'));
+    const down = await desktopErrorOf(store.get('entry'));
     expect(down.code).toBe('keychain_unavailable');
     expect(down.message).toMatch(/no Secret Service is running/);
-    const downWrite = await rejectionOf(store.set('entry', 'not stored'));
+    const downWrite = await desktopErrorOf(store.set('entry', 'not stored'));
     expect(downWrite.code).toBe('keychain_unavailable');
 
     await keyring.start();
@@ -74,7 +64,9 @@ describe('keytar secret store across a Secret Service restart', () => {
 
     // Again, now that the calls run in a helper process that holds the second daemon's session.
     await keyring.stop();
-    expect((await rejectionOf(store.set('entry', 'not stored'))).code).toBe('keychain_unavailable');
+    expect((await desktopErrorOf(store.set('entry', 'not stored'))).code).toBe(
+      'keychain_unavailable',
+    );
     await keyring.start();
     const third = randomBytes(16).toString('hex');
     await waitFor(

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeJiraCloud, type JiraFake } from '../fakes/jira-cloud.js';
-import { startFakeOpenProject, type OpenProjectFake } from '../fakes/openproject.js';
-import { createKey, registerAccount, request, type TestAccount } from '../support/http.js';
+import type { JiraFake } from '../fakes/jira-cloud.js';
+import type { OpenProjectFake } from '../fakes/openproject.js';
+import { createKey, registerAccount, type TestAccount } from '../support/http.js';
+import { connectFakeProviders, startSeededFakes } from '../support/provider-fakes.js';
 import { connectMcpClient, textOf, type McpClientLike } from '../support/mcp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -31,44 +32,14 @@ describe('a provider that hangs', () => {
   let jiraId = '';
   let openProjectId = '';
 
-  const addConnection = async (body: Record<string, unknown>) => {
-    const response = await request<{ provider: { id: string } }>(
-      server.url,
-      'POST',
-      '/api/users/me/providers',
-      { headers: { authorization: `Bearer ${account.accessToken}` }, body },
-    );
-    if (response.status !== 201) throw new Error(`adding a connection failed: ${response.text}`);
-    return response.body.provider.id;
-  };
-
   beforeAll(async () => {
-    jira = await startFakeJiraCloud({
-      projects: [{ key: 'WEB', name: 'Website' }],
-      issues: [{ projectKey: 'WEB', summary: 'Seeded issue', status: 'To Do' }],
-    });
-    openProject = await startFakeOpenProject({
-      projects: [{ identifier: 'web', name: 'Website' }],
-      workPackages: [{ project: 'web', subject: 'Seeded work package' }],
-    });
+    ({ jira, openProject } = await startSeededFakes());
     server = await startTestServer({ providerTimeoutMs: boundMs });
     account = await registerAccount(server.url);
-    const jiraUser = jira.state.users[0];
-    const opUser = openProject.state.users[0];
-    if (!jiraUser || !opUser) throw new Error('fakes without users');
-    jiraId = await addConnection({
-      provider_type: 'jira',
-      name: 'Team Jira',
-      base_url: jira.url,
-      email: jiraUser.email,
-      api_token: jiraUser.token,
-    });
-    openProjectId = await addConnection({
-      provider_type: 'openproject',
-      name: 'Team OpenProject',
-      base_url: openProject.url,
-      api_token: opUser.token,
-    });
+    ({ jiraId, openProjectId } = await connectFakeProviders(server.url, account, {
+      jira,
+      openProject,
+    }));
     const key = await createKey(server.url, account, { name: 'hang', scope: 'write' });
     client = await connectMcpClient(server.url, 'modern', {
       headers: { 'X-MCP-API-Key': key.api_key },

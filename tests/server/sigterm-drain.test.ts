@@ -5,10 +5,11 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startFakeJiraCloud, type JiraFake } from '../fakes/jira-cloud.js';
-import { startFakeOpenProject, type OpenProjectFake } from '../fakes/openproject.js';
+import type { JiraFake } from '../fakes/jira-cloud.js';
+import type { OpenProjectFake } from '../fakes/openproject.js';
 import { startServerProcess, waitFor, type ServerProcess } from '../support/cluster.js';
-import { createKey, registerAccount, request } from '../support/http.js';
+import { createKey, registerAccount } from '../support/http.js';
+import { connectFakeProviders, startSeededFakes } from '../support/provider-fakes.js';
 import { connectMcpClient, type McpClientLike } from '../support/mcp.js';
 import { ensureServerBuild } from '../support/server-build.js';
 
@@ -36,14 +37,7 @@ const sockets: Socket[] = [];
 
 beforeAll(async () => {
   await ensureServerBuild();
-  jira = await startFakeJiraCloud({
-    projects: [{ key: 'WEB', name: 'Website' }],
-    issues: [{ projectKey: 'WEB', summary: 'Seeded issue', status: 'To Do' }],
-  });
-  openProject = await startFakeOpenProject({
-    projects: [{ identifier: 'web', name: 'Website' }],
-    workPackages: [{ project: 'web', subject: 'Seeded work package' }],
-  });
+  ({ jira, openProject } = await startSeededFakes());
   folder = mkdtempSync(path.join(tmpdir(), 'pm-mcp-sigterm-'));
   server = await startServerProcess({
     DATABASE_URL: `sqlite:${path.join(folder, 'pm-mcp.sqlite')}`,
@@ -52,32 +46,10 @@ beforeAll(async () => {
     LOG_LEVEL: 'info',
   });
   const account = await registerAccount(server.url);
-  const add = async (body: Record<string, unknown>) => {
-    const response = await request<{ provider: { id: string } }>(
-      server.url,
-      'POST',
-      '/api/users/me/providers',
-      { headers: { authorization: `Bearer ${account.accessToken}` }, body },
-    );
-    if (response.status !== 201) throw new Error(`adding a connection failed: ${response.text}`);
-    return response.body.provider.id;
-  };
-  const jiraUser = jira.state.users[0];
-  const opUser = openProject.state.users[0];
-  if (!jiraUser || !opUser) throw new Error('fakes without users');
-  jiraId = await add({
-    provider_type: 'jira',
-    name: 'Team Jira',
-    base_url: jira.url,
-    email: jiraUser.email,
-    api_token: jiraUser.token,
-  });
-  openProjectId = await add({
-    provider_type: 'openproject',
-    name: 'Team OpenProject',
-    base_url: openProject.url,
-    api_token: opUser.token,
-  });
+  ({ jiraId, openProjectId } = await connectFakeProviders(server.url, account, {
+    jira,
+    openProject,
+  }));
   apiKey = (await createKey(server.url, account, { scope: 'write' })).api_key;
 }, 300_000);
 
