@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { Server as NetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type Express } from 'express';
 import { McpServer } from '@modelcontextprotocol/server';
@@ -38,6 +38,7 @@ import type { KeyService } from './keys/keys.js';
 import { KeyLookupCache } from './keys/key-cache.js';
 import { keyRoutes } from './keys/routes.js';
 import { createLogger, redactSecrets, type Logger } from './log.js';
+import { HttpDrain, settlesWithin } from './http/drain.js';
 import { mcpRoutes } from './mcp/endpoints.js';
 import type { ProviderHttpOptions } from './providers/index.js';
 import { SseStreams, type SseStreamLimits } from './mcp/sse-streams.js';
@@ -83,7 +84,7 @@ export interface ServerAppOptions {
    * from the configuration (`PM_MCP_PROVIDER_ALLOWED_HOSTS`), never from here.
    */
   providerHttp?: Omit<ProviderHttpOptions, 'allowedHosts'>;
-  /** Per-provider timeout of fan-out tool calls. */
+  /** The provider timeout: every tool call's hard deadline (default 10 s; tests shorten it). */
   providerTimeoutMs?: number;
   /** Lifetime of OAuth access tokens for `/mcp` (default one hour; tests shorten it). */
   oauthAccessTokenTtlSeconds?: number;
@@ -112,14 +113,18 @@ export interface ServerApp {
   /** Applies migrations, then listens on the configured host and port. */
   start(): Promise<{ url: string }>;
   /**
-   * Stops: no new connections; SSE streams closed; requests in flight finished (at most
-   * `drainTimeoutMs`, default 10 s), each answered with `Connection: close`; then the listener
-   * and the database pool are released. With `drain` (SIGTERM) it also waits, within the same
-   * bound, for clients to close their idle keep-alive connections themselves (a load balancer
-   * reusing one just as the server closed it would fail that request).
+   * Stops within `drainTimeoutMs` (default 10 s) from the call, counting everything: no new
+   * connections; SSE streams closed; requests in flight finished, each answered with
+   * `Connection: close` (new event streams refused); at the deadline every connection left is
+   * destroyed; then the listener and the database pool are released (at most 2 s each). With
+   * `drain` (SIGTERM) it also waits, within the same bound, until clients have given up their
+   * idle keep-alive connections (server/http/drain.ts) before closing them.
    */
   stop(options?: { drain?: boolean }): Promise<void>;
 }
+
+/** After the drain: the longest the database listener and the pool each get to close. */
+const releaseMs = 2_000;
 
 /** The server's composition root: builds every service and wires them; `start` listens. */
 export function createServerApp(config: ServerConfig, options: ServerAppOptions = {}): ServerApp {
@@ -211,6 +216,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       perProviderTimeoutMs: options.providerTimeoutMs,
       onUnexpectedError: (error, tool) =>
         logger.error({ err: error, tool }, 'tool failed unexpectedly'),
+      onDeadline: (tool, elapsedMs, timerLateMs) =>
+        logger.warn({ tool, ms: elapsedMs, timerLateMs }, 'tool call reached its deadline'),
     });
     return server;
   };
@@ -252,9 +259,8 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     );
   });
 
-  let draining = false;
-  let inFlight = 0;
-  const drained = new EventTarget();
+  // Requests in flight, keep-alive and the bounded stop (server/http/drain.ts).
+  const httpDrain = new HttpDrain();
 
   const app = express();
   app.disable('x-powered-by');
@@ -266,14 +272,6 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
   );
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
-    // Draining: finish this request, and tell the client (or load balancer) not to reuse the
-    // connection, so it moves to another instance.
-    if (draining) res.setHeader('Connection', 'close');
-    inFlight += 1;
-    res.once('close', () => {
-      inFlight -= 1;
-      if (inFlight === 0) drained.dispatchEvent(new Event('idle'));
-    });
     res.on('finish', () => {
       logger.info(
         {
@@ -287,6 +285,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     });
     next();
   });
+  app.use(httpDrain.middleware());
   app.use(hostGuard(config));
   app.use(originGuard(config));
   app.get('/health', async (_req, res) => {
@@ -305,7 +304,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       database: 'ok' as 'ok' | 'error',
       migrations: 'ok' as 'ok' | 'pending' | 'unknown',
       listener: events.shared ? (events.listening() ? 'ok' : 'down') : 'not_needed',
-      draining,
+      draining: httpDrain.draining,
     };
     try {
       await database.ping();
@@ -320,7 +319,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       checks.database === 'ok' &&
       checks.migrations === 'ok' &&
       checks.listener !== 'down' &&
-      !draining;
+      !httpDrain.draining;
     res
       .status(ready ? 200 : 503)
       .json({ status: ready ? 'ready' : 'not_ready', ...checks, version });
@@ -398,6 +397,7 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
       }
       oauth?.start();
       const server = app.listen(config.port, config.host);
+      httpDrain.configure(server);
       await once(server, 'listening');
       httpServer = server;
       // A safety net behind the events (and, on SQLite, how a revocation by the admin command
@@ -429,35 +429,25 @@ export function createServerApp(config: ServerConfig, options: ServerAppOptions 
     async stop({ drain = false } = {}) {
       if (sweep) clearInterval(sweep);
       oauth?.stop();
-      draining = true;
       const server = httpServer;
       httpServer = undefined;
-      let closed: Promise<void> = Promise.resolve();
-      if (server) {
-        // Stop accepting, but keep idle keep-alive connections (http.Server#close would cut
-        // them at once, racing a load balancer that is just reusing one): a request arriving on
-        // one is still served, with `Connection: close`.
-        closed = new Promise<void>((resolve) =>
-          NetServer.prototype.close.call(server, () => resolve()),
+      const deadlineMs = options.drainTimeoutMs ?? 10_000;
+      const { cutOff } = await httpDrain.stop(server, {
+        drain,
+        deadlineMs,
+        closeStreams: () => sseStreams.closeAll(),
+      });
+      if (cutOff > 0)
+        logger.warn(
+          { requests: cutOff, deadlineMs },
+          'drain deadline reached: requests still in flight were cut off',
         );
-      }
-      await sseStreams.closeAll();
-      const deadline = AbortSignal.timeout(options.drainTimeoutMs ?? 10_000);
-      const untilDeadline = (done: Promise<void>) =>
-        Promise.race([
-          done,
-          new Promise<void>((resolve) => deadline.addEventListener('abort', () => resolve())),
-        ]);
-      if (inFlight > 0) {
-        await untilDeadline(
-          new Promise<void>((resolve) => drained.addEventListener('idle', () => resolve())),
-        );
-      }
-      if (drain) await untilDeadline(closed);
-      if (server) server.closeAllConnections();
-      await closed;
-      await events.stop();
-      await database.close();
+      // Neither may hold the exit: a listener reconnecting, a pool waiting for a client that a
+      // cut-off request still holds.
+      if (!(await settlesWithin(events.stop(), releaseMs)))
+        logger.warn('the database listener did not stop in time');
+      if (!(await settlesWithin(database.close(), releaseMs)))
+        logger.warn('the database pool did not close in time');
     },
   };
 }

@@ -32,6 +32,9 @@ async function withAdmin<T>(
   }
 }
 
+/** SIGTERM: the longest the process lives on after it (the drain and releases take at most 14 s). */
+const shutdownBackstopMs = 15_000;
+
 async function serve(config: ServerConfig): Promise<void> {
   // Loaded only to serve: the operator's commands start faster without the HTTP and MCP stack.
   const { createServerApp } = await import('./app.js');
@@ -39,10 +42,26 @@ async function serve(config: ServerConfig): Promise<void> {
   await app.start();
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator does not want to wait for the drain.
+      app.logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
     app.logger.info({ signal }, 'shutting down');
-    void app.stop({ drain: true }).then(() => process.exit(0));
+    // stop() is bounded (10 s drain, then at most 2 s each for the listener and the pool); this
+    // is the last resort should anything still hold the process.
+    setTimeout(() => {
+      app.logger.error({ afterMs: shutdownBackstopMs }, 'shutdown did not finish: exiting');
+      process.exit(1);
+    }, shutdownBackstopMs).unref();
+    void app.stop({ drain: true }).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        app.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

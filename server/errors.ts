@@ -29,6 +29,7 @@ export const errorCatalogue = {
   provider_error: 502,
   database_unavailable: 503,
   server_busy: 503,
+  shutting_down: 503,
   provider_unavailable: 503,
 } as const;
 

@@ -1,15 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { isDesktopError } from '../../main/errors.js';
 import { createKeytarSecretStore } from '../../main/keychain/keytar-store.js';
+import { startPrivateKeyring } from '../../tests/support/private-keyring.js';
 
 /**
- * The soak's keychain fault, run inside its own `dbus-run-session` (bench/soak.ts starts it so):
- * a private, unlocked gnome-keyring (as scripts/test.sh sets up) that is stopped and started
- * again while the desktop side's keychain store (main/keychain/keytar-store.ts, what the app and
+ * The soak's keychain fault, in a process of its own: a private D-Bus session bus and an unlocked
+ * gnome-keyring on it (tests/support/private-keyring.ts: no D-Bus activation, so a stopped
+ * keyring stays stopped instead of being replaced by a locked one), stopped and started again
+ * while the desktop side's keychain store (main/keychain/keytar-store.ts, what the app and
  * `pm-mcp` use) keeps being asked. Prints one JSON line: what the store said at each step.
  */
 
@@ -21,21 +19,9 @@ interface Step {
   ms: number;
 }
 
-function startDaemon(): ChildProcess {
-  const daemon = spawn(
-    'gnome-keyring-daemon',
-    ['--foreground', '--unlock', '--components=secrets'],
-    {
-      stdio: ['pipe', 'ignore', 'ignore'],
-    },
-  );
-  daemon.stdin.end('pm-mcp-soak');
-  return daemon;
-}
-
 async function main(): Promise<void> {
-  const home = mkdtempSync(path.join(tmpdir(), 'pm-mcp-soak-keyring-'));
-  process.env.XDG_DATA_HOME = home;
+  const keyring = await startPrivateKeyring();
+  process.env.DBUS_SESSION_BUS_ADDRESS = keyring.busAddress;
   const store = createKeytarSecretStore({ service: 'pm-mcp-soak', timeoutMs: 4_000 });
   const steps: Step[] = [];
   const secret = randomBytes(16).toString('hex');
@@ -62,25 +48,29 @@ async function main(): Promise<void> {
     return false;
   };
 
-  let daemon = startDaemon();
-  await waitUntil('before: store the local token', () => store.set('soak-entry', secret));
-  await attempt('before: read it back', async () => {
-    if ((await store.get('soak-entry')) !== secret) throw new Error('read back a different value');
-  });
-  daemon.kill('SIGTERM');
-  await new Promise((resolve) => daemon.once('exit', resolve));
-  await attempt('daemon stopped: read', () => store.get('soak-entry'));
-  daemon = startDaemon();
-  const recovered = await waitUntil('daemon started again: store', () =>
-    store.set('soak-entry', secret),
-  );
-  await attempt('daemon started again: read back', async () => {
-    if ((await store.get('soak-entry')) !== secret) throw new Error('read back a different value');
-  });
-  await store.delete('soak-entry').catch(() => undefined);
-  daemon.kill('SIGTERM');
-  rmSync(home, { recursive: true, force: true });
-  process.stdout.write(`${JSON.stringify({ recovered, steps })}\n`);
+  try {
+    await keyring.start();
+    await waitUntil('before: store the local token', () => store.set('soak-entry', secret));
+    await attempt('before: read it back', async () => {
+      if ((await store.get('soak-entry')) !== secret)
+        throw new Error('read back a different value');
+    });
+    await keyring.stop();
+    await attempt('daemon stopped: read', () => store.get('soak-entry'));
+    await keyring.start();
+    const recovered = await waitUntil('daemon started again: store', () =>
+      store.set('soak-entry', secret),
+    );
+    await attempt('daemon started again: read back', async () => {
+      if ((await store.get('soak-entry')) !== secret)
+        throw new Error('read back a different value');
+    });
+    await store.delete('soak-entry').catch(() => undefined);
+    process.stdout.write(`${JSON.stringify({ recovered, steps })}\n`);
+  } finally {
+    await keyring.close();
+  }
 }
 
 await main();
+process.exit(0);

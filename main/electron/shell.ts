@@ -25,6 +25,7 @@ import { createKeytarSecretStore } from '../keychain/keytar-store.js';
 import { keychainService } from '../keychain/secret-store.js';
 import { resolveConfigDir } from '../state/paths.js';
 import { createSenderCheck, registerDesktopIpc, sendStateChanged } from './ipc.js';
+import { forkKeytarUtilityProcess } from './keytar-helper-process.js';
 import { applyStartAtLogin, hiddenFlag } from './login-item.js';
 import { createAppTray, type TrayLevel } from './tray.js';
 import {
@@ -83,6 +84,8 @@ function createRealCore(environment: ShellEnvironment): ShellCore {
     secretStore: createKeytarSecretStore({
       platform: environment.platform,
       service: environment.env.PM_MCP_KEYCHAIN_SERVICE ?? keychainService,
+      // Linux: keychain calls move to a helper once the Secret Service has restarted.
+      spawnHelper: environment.platform === 'linux' ? forkKeytarUtilityProcess : null,
     }),
     clientEnvironment,
     // Browser sign-in (RFC 8252) opens the person's own browser, never a window of the app.

@@ -1,4 +1,10 @@
 import { DesktopError, isDesktopError } from '../errors.js';
+import {
+  createHelperKeytar,
+  forkKeytarHelper,
+  type HelperKeytar,
+  type SpawnKeytarHelper,
+} from './keytar-process.js';
 import { keychainService, type SecretStore } from './secret-store.js';
 
 /** The part of keytar this store uses (keytar is archived; keep the surface small). */
@@ -16,6 +22,15 @@ export interface KeytarSecretStoreOptions {
   /** Loads keytar; replaced in tests. Defaults to `import('keytar')`. */
   loadKeytar?: () => Promise<KeytarApi>;
   platform?: NodeJS.Platform;
+  /**
+   * Starts a process that runs keytar on its own (keytar-process.ts), used on Linux once the
+   * in-process connection may be stale. Defaults to `child_process.fork` under Node with the
+   * real keytar; Electron passes its `utilityProcess` (forking the app's own binary is not Node);
+   * `null` keeps every call in this process.
+   */
+  spawnHelper?: SpawnKeytarHelper | null;
+  /** How long an idle helper process is kept. Default 30 s. */
+  helperIdleMs?: number;
 }
 
 const defaultTimeoutMs = 15_000;
@@ -35,7 +50,14 @@ export function createKeytarSecretStore(options: KeytarSecretStoreOptions = {}):
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const platform = options.platform ?? process.platform;
   const load = options.loadKeytar ?? importKeytar;
+  const spawnHelper =
+    options.spawnHelper === undefined
+      ? defaultHelperSpawner(platform, options.loadKeytar !== undefined)
+      : options.spawnHelper;
   let keytar: Promise<KeytarApi> | undefined;
+  // libsecret's connection is one per process, shared by every store using the real keytar.
+  const inProcess = options.loadKeytar ? { worked: false, stale: false } : realKeytarInProcess;
+  let helper: HelperKeytar | undefined;
 
   const loadOnce = (): Promise<KeytarApi> => {
     keytar ??= load().catch((error: unknown) => {
@@ -50,15 +72,51 @@ export function createKeytarSecretStore(options: KeytarSecretStoreOptions = {}):
     return keytar;
   };
 
-  const call = async <T>(operation: string, run: (api: KeytarApi) => Promise<T>): Promise<T> => {
-    const api = await withTimeout(loadOnce(), timeoutMs, operation);
+  const unavailable = (error: unknown): DesktopError =>
+    isDesktopError(error)
+      ? error
+      : new DesktopError('keychain_unavailable', explainKeychainFailure(error, platform), {
+          cause: error,
+        });
+
+  /**
+   * In a helper process: a helper whose call fails is dropped, so the next call reaches the
+   * Secret Service afresh. One that had answered before may hold the connection of a service
+   * that restarted since: its failed call is tried once more in a new helper at once.
+   */
+  const inHelper = async <T>(
+    api: HelperKeytar,
+    operation: string,
+    run: (api: KeytarApi) => Promise<T>,
+  ): Promise<T> => {
+    const mayBeStale = api.hasAnswered();
     try {
       return await withTimeout(run(api), timeoutMs, operation);
     } catch (error) {
-      if (isDesktopError(error)) throw error;
-      throw new DesktopError('keychain_unavailable', explainKeychainFailure(error, platform), {
-        cause: error,
-      });
+      api.restart();
+      if (mayBeStale && mayMeanStaleConnection(error)) return inHelper(api, operation, run);
+      throw unavailable(error);
+    }
+  };
+
+  const call = async <T>(operation: string, run: (api: KeytarApi) => Promise<T>): Promise<T> => {
+    if (spawnHelper && inProcess.stale) {
+      helper ??= createHelperKeytar(spawnHelper, { idleMs: options.helperIdleMs ?? 30_000 });
+      return inHelper(helper, operation, run);
+    }
+    const api = await withTimeout(loadOnce(), timeoutMs, operation);
+    try {
+      const value = await withTimeout(run(api), timeoutMs, operation);
+      inProcess.worked = true;
+      return value;
+    } catch (error) {
+      // Before any success libsecret caches nothing: the error is the keychain's real state.
+      // A timeout may leave this process's connection hung: later calls go to a helper.
+      const stale = inProcess.worked && mayMeanStaleConnection(error);
+      if (!spawnHelper || !(stale || isTimeout(error))) throw unavailable(error);
+      inProcess.stale = true;
+      if (!stale) throw unavailable(error);
+      return call(operation, run);
     }
   };
 
@@ -72,11 +130,42 @@ export function createKeytarSecretStore(options: KeytarSecretStoreOptions = {}):
   };
 }
 
+/**
+ * The real keytar's connection in this process: whether it ever got through (libsecret then holds
+ * a connection it never drops) and whether it may be stale since (every call then goes to a
+ * helper process).
+ */
+const realKeytarInProcess = { worked: false, stale: false };
+
+/** Isolation is for the real keytar on Linux under Node (Electron passes its own spawner). */
+function defaultHelperSpawner(
+  platform: NodeJS.Platform,
+  customKeytar: boolean,
+): SpawnKeytarHelper | null {
+  if (platform !== 'linux' || customKeytar || 'electron' in process.versions) return null;
+  return forkKeytarHelper;
+}
+
+class KeychainTimeoutError extends DesktopError {}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof KeychainTimeoutError;
+}
+
+/**
+ * Whether a failure may come from a connection to a Secret Service that is gone (and so be
+ * cured by a fresh process). Not a timeout (it took its time already) and not a locked keychain
+ * or a dismissed unlock prompt (trying again would prompt the user again).
+ */
+function mayMeanStaleConnection(error: unknown): boolean {
+  return !isTimeout(error) && !/locked|prompt|dismissed|cancel/i.test(errorText(error));
+}
+
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number, operation: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(
-        new DesktopError(
+        new KeychainTimeoutError(
           'keychain_unavailable',
           `The OS keychain did not answer a ${operation} within ${Math.round(timeoutMs / 1000)} s ` +
             '(is the Secret Service or D-Bus hung?); nothing was stored',

@@ -23,6 +23,8 @@ export interface ServerToolOptions {
   perProviderTimeoutMs?: number | undefined;
   /** A tool failed in a way no provider explains (a bug): logged, never shown to the model. */
   onUnexpectedError?: (error: unknown, tool: string) => void;
+  /** A call reached its deadline (a provider hangs or is too slow): logged for the operator. */
+  onDeadline?: (tool: string, elapsedMs: number, timerLateMs: number) => void;
 }
 
 /**
@@ -53,6 +55,7 @@ export function registerServerTools(server: McpServer, options: ServerToolOption
     allowedTools: options.policy?.tools ?? null,
     projects: projects ? new ProjectScope(projects) : null,
     ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),
+    ...(options.onDeadline ? { onDeadline: options.onDeadline } : {}),
     ...(options.perProviderTimeoutMs ? { perProviderTimeoutMs: options.perProviderTimeoutMs } : {}),
     connections: {
       listAll: async () => (await connections.forUserConnections(userId)).map(toTool),

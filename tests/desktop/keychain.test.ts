@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import keytar from 'keytar';
 import { describe, expect, it } from 'vitest';
-import { DesktopError } from '../../main/errors.js';
 import {
   createKeytarSecretStore,
   explainKeychainFailure,
@@ -9,18 +8,9 @@ import {
 } from '../../main/keychain/keytar-store.js';
 import { createMemorySecretStore } from '../../main/keychain/memory-store.js';
 import { secretNames } from '../../main/keychain/secret-store.js';
+import { desktopErrorOf } from '../support/desktop-errors.js';
 
 const uniqueService = (): string => `pm-mcp-test-${randomBytes(6).toString('hex')}`;
-
-async function rejectionOf(promise: Promise<unknown>): Promise<DesktopError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DesktopError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('keytar secret store against the real Secret Service', () => {
   it('stores, reads back through keytar itself, and deletes a secret', async () => {
@@ -46,7 +36,7 @@ describe('keytar secret store when there is no keychain', () => {
         Promise.reject(new Error('libsecret-1.so.0: cannot open shared object file')),
       platform: 'linux',
     });
-    const error = await rejectionOf(store.set('x', 'y'));
+    const error = await desktopErrorOf(store.set('x', 'y'));
     expect(error.code).toBe('keychain_unavailable');
     expect(error.message).toMatch(/keytar\) could not be loaded.*libsecret/);
   });
@@ -62,7 +52,7 @@ describe('keytar secret store when there is no keychain', () => {
       timeoutMs: 50,
     });
     const started = Date.now();
-    const error = await rejectionOf(store.get('x'));
+    const error = await desktopErrorOf(store.get('x'));
     expect(error.code).toBe('keychain_unavailable');
     expect(error.message).toMatch(/did not answer a read within/);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -86,7 +76,7 @@ describe('keytar secret store when there is no keychain', () => {
       loadKeytar: () => Promise.resolve(failing),
       platform: 'linux',
     });
-    const error = await rejectionOf(store.set('x', 'secret-value'));
+    const error = await desktopErrorOf(store.set('x', 'secret-value'));
     expect(error.code).toBe('keychain_unavailable');
     expect(error.message).toMatch(expected);
     expect(error.message).not.toContain('secret-value');
@@ -100,7 +90,7 @@ describe('in-memory secret store', () => {
     await store.set('a', '1');
     expect(await store.get('a')).toBe('1');
     store.setUnavailable('No OS keychain is available: test');
-    const error = await rejectionOf(store.set('b', '2'));
+    const error = await desktopErrorOf(store.set('b', '2'));
     expect(error.code).toBe('keychain_unavailable');
     expect(store.entries().has('b')).toBe(false);
     store.setUnavailable(undefined);

@@ -89,3 +89,20 @@ export async function createKey(
     throw new Error(`create key failed: ${response.status} ${response.text}`);
   return response.body;
 }
+
+/** Adds a provider connection for the account; resolves with its id. */
+export async function addConnection(
+  baseUrl: string,
+  account: TestAccount,
+  body: Record<string, unknown>,
+): Promise<string> {
+  const response = await request<{ provider: { id: string } }>(
+    baseUrl,
+    'POST',
+    '/api/users/me/providers',
+    { headers: { authorization: `Bearer ${account.accessToken}` }, body },
+  );
+  if (response.status !== 201)
+    throw new Error(`adding a connection failed: ${response.status} ${response.text}`);
+  return response.body.provider.id;
+}

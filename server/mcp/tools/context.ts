@@ -45,13 +45,22 @@ export interface ToolContext {
    * and re-checked after; reads and writes elsewhere are refused. Absent or null: no limit.
    */
   projects?: ProjectScope | null;
-  /** How long a read waits for each provider before reporting it as timed out. Default 10 s. */
+  /**
+   * The provider timeout, and the hard deadline of every tool call (deadline.ts): a read reports
+   * a provider that has not answered by then as timed out (keeping the others' results), a write
+   * ends with a timeout whose outcome is unknown; retries and their waits count. Default 10 s.
+   */
   perProviderTimeoutMs?: number;
   /**
    * Called with an unexpected error (a bug, not a provider failure) before the tool answers with a
    * generic message; the server logs it. Provider errors never reach it.
    */
   onUnexpectedError?: (error: unknown, tool: string) => void;
+  /**
+   * Called when a call reached its deadline, with how long it ran and how late the deadline's
+   * timer fired (a busy event loop); the server logs it.
+   */
+  onDeadline?: (tool: string, elapsedMs: number, timerLateMs: number) => void;
 }
 
 export const defaultPerProviderTimeoutMs = 10_000;

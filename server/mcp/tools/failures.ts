@@ -31,7 +31,7 @@ export class ProviderCallTimeout extends Error {
   }
 }
 
-function formatSeconds(ms: number): string {
+export function formatSeconds(ms: number): string {
   const seconds = ms / 1000;
   return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
 }
@@ -78,6 +78,27 @@ export function describeFailure(connection: ToolConnection, error: unknown): Con
     ...base,
     error_code: 'internal_error',
     message: `Something went wrong while talking to ${label} connection "${connection.name}".`,
+  };
+}
+
+/**
+ * As `describeFailure`, for a write: a timeout there leaves the outcome unknown (the provider may
+ * have acted on a request it did not answer in time), and the message says so.
+ */
+export function describeWriteFailure(
+  connection: ToolConnection,
+  error: unknown,
+): ConnectionFailure {
+  const failure = describeFailure(connection, error);
+  if (failure.error_code !== 'provider_timeout') return failure;
+  const label = providerDisplayNames[connection.providerType];
+  const what =
+    error instanceof ProviderCallTimeout
+      ? `${label} connection "${connection.name}" ${error.message}.`
+      : failure.message;
+  return {
+    ...failure,
+    message: `${what} The change may or may not have been made: check (e.g. with get_issue) before trying again.`,
   };
 }
 

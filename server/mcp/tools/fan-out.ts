@@ -1,11 +1,13 @@
 /**
- * Runs one provider operation on several connections at once. Each gets its own deadline; a
- * provider that fails or is slow becomes a failure entry while the others' results are kept, so
- * the whole call takes about the slowest *answering* provider, capped at the per-provider timeout
- * — never the sum. The deadline aborts the provider's request too (the client gets the signal).
+ * Runs one provider operation on several connections at once. Each gets its own deadline (and
+ * the tool call's, through the signal passed in); a provider that fails or is slow becomes a
+ * failure entry while the others' results are kept, so the whole call takes about the slowest
+ * *answering* provider, capped at the per-provider timeout — never the sum. The deadline aborts
+ * the provider's request too (the client gets the signal).
  */
 import type { ProviderClient } from '../../providers/index.js';
 import type { ToolConnection } from './context.js';
+import { untilAborted } from './deadline.js';
 import { ProviderCallTimeout, describeFailure, type ConnectionFailure } from './failures.js';
 
 export type FanOutOutcome<T> =
@@ -42,22 +44,17 @@ export async function runOne<T>(
   { timeoutMs, signal, onUnexpectedError }: FanOutOptions,
 ): Promise<FanOutOutcome<T>> {
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => controller.abort(new ProviderCallTimeout(timeoutMs)), timeoutMs);
+  // The tool call's own deadline (or the client's cancellation) ends this connection's part too.
   const onOuterAbort = (): void => controller.abort(signal?.reason);
-  // Rejects at the deadline (or on cancellation) even if the operation ignores its signal.
-  const deadline = new Promise<never>((_, reject) => {
-    const fail = (): void => reject(controller.signal.reason as Error);
-    controller.signal.addEventListener('abort', fail, { once: true });
-    timer = setTimeout(() => controller.abort(new ProviderCallTimeout(timeoutMs)), timeoutMs);
-  });
-  deadline.catch(() => undefined); // settled after the race is decided: not an unhandled rejection
   if (signal?.aborted) onOuterAbort();
   else signal?.addEventListener('abort', onOuterAbort, { once: true });
   try {
-    const value = await Promise.race([
+    // Rejects at the deadline (or on cancellation) even if the operation ignores its signal.
+    const value = await untilAborted(
       Promise.resolve().then(() => operation(connection.client(), connection, controller.signal)),
-      deadline,
-    ]);
+      controller.signal,
+    );
     return { connection, ok: true, value };
   } catch (error) {
     const failure = describeFailure(connection, error);

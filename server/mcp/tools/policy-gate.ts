@@ -185,12 +185,13 @@ export async function assertIssueAllowed(
   context: ToolContext,
   connection: ToolConnection,
   key: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   assertConnectionAllowed(context, connection);
   if (projectRestriction(context, connection) === undefined) return;
   let issue: IssueSummary;
   try {
-    issue = await connection.client().getIssue(key, { fields: ['project'] });
+    issue = await connection.client().getIssue(key, { fields: ['project'], signal });
   } catch (error) {
     const failure = describeFailure(connection, error);
     throw new ToolFailure(toolError(failure.error_code, failure.message, { ...failure }));

@@ -20,8 +20,9 @@ import {
   splitLimit,
   type ConnectionPosition,
 } from './cursor.js';
+import { startCallDeadline } from './deadline.js';
 import { fanOut } from './fan-out.js';
-import { howToAddConnection, type ConnectionFailure } from './failures.js';
+import { formatSeconds, howToAddConnection, type ConnectionFailure } from './failures.js';
 import { parseToolId } from './ids.js';
 import {
   allowedConnections,
@@ -58,8 +59,10 @@ export class ToolFailure extends Error {
 }
 
 /**
- * Wraps a handler: a `ToolFailure` becomes its result; anything unexpected becomes a generic tool
- * error (the SDK would otherwise put the raw error message into the result).
+ * Wraps a handler: the call runs under its deadline (deadline.ts: the handler's signal aborts at
+ * the provider timeout, and the call answers then at the latest); a `ToolFailure` becomes its
+ * result; anything unexpected becomes a generic tool error (the SDK would otherwise put the raw
+ * error message into the result).
  */
 export function guarded<A>(
   context: ToolContext,
@@ -67,10 +70,20 @@ export function guarded<A>(
   handler: (args: A, signal: AbortSignal) => Promise<CallToolResult>,
 ) {
   return async (args: A, ctx: { mcpReq: { signal: AbortSignal } }): Promise<CallToolResult> => {
+    const started = Date.now();
+    const timeoutMs = timeoutOf(context);
+    const deadline = startCallDeadline(timeoutMs, ctx.mcpReq.signal);
     try {
-      return await handler(args, ctx.mcpReq.signal);
+      return await deadline.bound(handler(args, deadline.signal));
     } catch (error) {
       if (error instanceof ToolFailure) return error.result;
+      if (deadline.signal.aborted) {
+        if (!deadline.timedOut()) return toolError('cancelled', 'The call was cancelled.');
+        return toolError(
+          'provider_timeout',
+          `${tool} did not finish within ${formatSeconds(timeoutMs)}: a provider or the server's database is answering too slowly. Try again later.`,
+        );
+      }
       // Not a bug: the server's own database is down (a restart, a failover). Say so.
       if (isDatabaseUnavailableError(error)) {
         return toolError(
@@ -83,6 +96,10 @@ export function guarded<A>(
         'internal_error',
         'The PM MCP server hit an unexpected error running this tool.',
       );
+    } finally {
+      deadline.clear();
+      if (deadline.timedOut())
+        context.onDeadline?.(tool, Date.now() - started, deadline.timerLateMs());
     }
   };
 }

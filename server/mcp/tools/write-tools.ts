@@ -1,9 +1,9 @@
 /**
  * The write tools: create_issue, update_issue, transition_issue, add_comment. Registered only for
  * `write`-scope keys (so `tools/list` hides them from `read` keys), and each handler refuses again
- * on its own in case it is ever reached with a read scope. Writes are not cut off by the fan-out
- * deadline — aborting a write half-way would leave its outcome unknown — the HTTP layer's own
- * timeout and retry bounds limit them.
+ * on its own in case it is ever reached with a read scope. Writes end at the call's deadline
+ * (deadline.ts) like reads: a provider that has not answered by then leaves the outcome unknown
+ * either way (it may act on a request it never answers), and the timeout says so.
  *
  * Annotations: none is read-only; none is destructive (Jira and OpenProject keep the history of
  * every field change, so an update can be undone); update and transition are idempotent (the same
@@ -11,10 +11,11 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import type { ProviderClient } from '../../providers/index.js';
+import type { CallOptions, ProviderClient } from '../../providers/index.js';
 import type { ToolConnection, ToolContext } from './context.js';
 import { assertIssueAllowed, type ToolRegistrar } from './policy-gate.js';
-import { describeFailure, isUnknownStatus } from './failures.js';
+import { untilAborted } from './deadline.js';
+import { describeWriteFailure, isUnknownStatus } from './failures.js';
 import { toolId } from './ids.js';
 import { outputSchemas } from './output-schemas.js';
 import {
@@ -51,17 +52,25 @@ export function parseTimeSpent(text: string): number | undefined {
   return Math.round(Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60);
 }
 
-/** Runs a write on one connection; a provider failure becomes a tool error naming the connection. */
+/**
+ * Runs a write on one connection under the call's deadline; a provider failure becomes a tool
+ * error naming the connection (a timeout says the write may or may not have been made).
+ */
 async function write<T>(
   context: ToolContext,
   tool: string,
   connection: ToolConnection,
-  operation: (client: ProviderClient) => Promise<T>,
+  signal: AbortSignal,
+  operation: (client: ProviderClient, options: CallOptions) => Promise<T>,
 ): Promise<{ ok: true; value: T } | { ok: false; result: CallToolResult; error: unknown }> {
   try {
-    return { ok: true, value: await operation(connection.client()) };
+    const value = await untilAborted(
+      Promise.resolve().then(() => operation(connection.client(), { signal })),
+      signal,
+    );
+    return { ok: true, value };
   } catch (error) {
-    const failure = describeFailure(connection, error);
+    const failure = describeWriteFailure(connection, error);
     if (failure.error_code === 'internal_error') context.onUnexpectedError?.(error, tool);
     return {
       ok: false,
@@ -162,18 +171,21 @@ export function registerWriteTools(server: ToolRegistrar, context: ToolContext):
       outputSchema: outputSchemas.create_issue,
       annotations: { ...writeAnnotations, idempotentHint: false },
     },
-    guarded(context, 'create_issue', async (args) => {
+    guarded(context, 'create_issue', async (args, signal) => {
       if (!allowed()) return readOnlyRefusal('create_issue');
       const { connection, key } = await resolveId(context, args.project_id, 'project');
-      const outcome = await write(context, 'create_issue', connection, (client) =>
-        client.createIssue({
-          projectKey: key,
-          title: args.title,
-          description: args.description,
-          type: args.type,
-          assignee: args.assignee,
-          priority: args.priority,
-        }),
+      const outcome = await write(context, 'create_issue', connection, signal, (client, options) =>
+        client.createIssue(
+          {
+            projectKey: key,
+            title: args.title,
+            description: args.description,
+            type: args.type,
+            assignee: args.assignee,
+            priority: args.priority,
+          },
+          options,
+        ),
       );
       if (!outcome.ok) return outcome.result;
       const issue = presentIssueDetail(connection, outcome.value);
@@ -191,7 +203,7 @@ export function registerWriteTools(server: ToolRegistrar, context: ToolContext):
       outputSchema: outputSchemas.update_issue,
       annotations: { ...writeAnnotations, idempotentHint: true },
     },
-    guarded(context, 'update_issue', async (args) => {
+    guarded(context, 'update_issue', async (args, signal) => {
       if (!allowed()) return readOnlyRefusal('update_issue');
       if (
         [args.title, args.description, args.assignee, args.priority].every(
@@ -204,17 +216,21 @@ export function registerWriteTools(server: ToolRegistrar, context: ToolContext):
         );
       }
       const { connection, key } = await resolveId(context, args.id, 'issue');
-      await assertIssueAllowed(context, connection, key);
+      await assertIssueAllowed(context, connection, key, signal);
       const unassign =
         args.assignee !== undefined &&
         ['none', 'unassigned', 'nobody'].includes(args.assignee.trim().toLowerCase());
-      const outcome = await write(context, 'update_issue', connection, (client) =>
-        client.updateIssue(key, {
-          title: args.title,
-          description: args.description,
-          assignee: unassign ? null : args.assignee,
-          priority: args.priority,
-        }),
+      const outcome = await write(context, 'update_issue', connection, signal, (client, options) =>
+        client.updateIssue(
+          key,
+          {
+            title: args.title,
+            description: args.description,
+            assignee: unassign ? null : args.assignee,
+            priority: args.priority,
+          },
+          options,
+        ),
       );
       if (!outcome.ok) return outcome.result;
       const issue = presentIssueDetail(connection, outcome.value);
@@ -232,12 +248,16 @@ export function registerWriteTools(server: ToolRegistrar, context: ToolContext):
       outputSchema: outputSchemas.transition_issue,
       annotations: { ...writeAnnotations, idempotentHint: true },
     },
-    guarded(context, 'transition_issue', async ({ id, status }) => {
+    guarded(context, 'transition_issue', async ({ id, status }, signal) => {
       if (!allowed()) return readOnlyRefusal('transition_issue');
       const { connection, key } = await resolveId(context, id, 'issue');
-      await assertIssueAllowed(context, connection, key);
-      const outcome = await write(context, 'transition_issue', connection, (client) =>
-        client.transitionIssue(key, status),
+      await assertIssueAllowed(context, connection, key, signal);
+      const outcome = await write(
+        context,
+        'transition_issue',
+        connection,
+        signal,
+        (client, options) => client.transitionIssue(key, status, options),
       );
       if (!outcome.ok) {
         if (isUnknownStatus(outcome.error)) {
@@ -274,12 +294,12 @@ export function registerWriteTools(server: ToolRegistrar, context: ToolContext):
       outputSchema: outputSchemas.add_comment,
       annotations: { ...writeAnnotations, idempotentHint: false },
     },
-    guarded(context, 'add_comment', async ({ id, body }) => {
+    guarded(context, 'add_comment', async ({ id, body }, signal) => {
       if (!allowed()) return readOnlyRefusal('add_comment');
       const { connection, key } = await resolveId(context, id, 'issue');
-      await assertIssueAllowed(context, connection, key);
-      const outcome = await write(context, 'add_comment', connection, (client) =>
-        client.addComment(key, body),
+      await assertIssueAllowed(context, connection, key, signal);
+      const outcome = await write(context, 'add_comment', connection, signal, (client, options) =>
+        client.addComment(key, body, options),
       );
       if (!outcome.ok) return outcome.result;
       const issueId = toolId(connection.id, key);
@@ -308,7 +328,7 @@ export function registerWriteTools(server: ToolRegistrar, context: ToolContext):
       // Logging twice records the time twice.
       annotations: { ...writeAnnotations, idempotentHint: false },
     },
-    guarded(context, 'log_work', async (args) => {
+    guarded(context, 'log_work', async (args, signal) => {
       if (!allowed()) return readOnlyRefusal('log_work');
       const seconds = parseTimeSpent(args.time_spent);
       if (seconds === undefined) {
@@ -318,14 +338,18 @@ export function registerWriteTools(server: ToolRegistrar, context: ToolContext):
         );
       }
       const { connection, key } = await resolveId(context, args.id, 'issue');
-      await assertIssueAllowed(context, connection, key);
-      const outcome = await write(context, 'log_work', connection, (client) =>
-        client.logWork(key, {
-          timeSpentSeconds: seconds,
-          comment: args.comment,
-          started: args.date,
-          activity: args.activity,
-        }),
+      await assertIssueAllowed(context, connection, key, signal);
+      const outcome = await write(context, 'log_work', connection, signal, (client, options) =>
+        client.logWork(
+          key,
+          {
+            timeSpentSeconds: seconds,
+            comment: args.comment,
+            started: args.date,
+            activity: args.activity,
+          },
+          options,
+        ),
       );
       if (!outcome.ok) return outcome.result;
       const workLog = presentWorkLog(connection, outcome.value);
@@ -349,7 +373,7 @@ export function registerWriteTools(server: ToolRegistrar, context: ToolContext):
       // The same link twice leaves the same state (Jira keeps one link; OpenProject refuses the second).
       annotations: { ...writeAnnotations, idempotentHint: true },
     },
-    guarded(context, 'link_issues', async (args) => {
+    guarded(context, 'link_issues', async (args, signal) => {
       if (!allowed()) return readOnlyRefusal('link_issues');
       const from = await resolveId(context, args.from_id, 'issue');
       const to = await resolveId(context, args.to_id, 'issue');
@@ -360,15 +384,18 @@ export function registerWriteTools(server: ToolRegistrar, context: ToolContext):
         );
       }
       const { connection } = from;
-      await assertIssueAllowed(context, connection, from.key);
-      await assertIssueAllowed(context, connection, to.key);
-      const outcome = await write(context, 'link_issues', connection, (client) =>
-        client.linkIssues({
-          fromKey: from.key,
-          toKey: to.key,
-          type: args.type,
-          comment: args.comment,
-        }),
+      await assertIssueAllowed(context, connection, from.key, signal);
+      await assertIssueAllowed(context, connection, to.key, signal);
+      const outcome = await write(context, 'link_issues', connection, signal, (client, options) =>
+        client.linkIssues(
+          {
+            fromKey: from.key,
+            toKey: to.key,
+            type: args.type,
+            comment: args.comment,
+          },
+          options,
+        ),
       );
       if (!outcome.ok) return outcome.result;
       const link = presentLink(connection, outcome.value);
