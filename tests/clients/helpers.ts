@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ClientEnvironment, ClientOptions, ClientTarget } from '../../main/clients/index.js';
 import { DesktopError } from '../../main/errors.js';
+import { desktopErrorOf } from '../support/desktop-errors.js';
 
 /** A fresh temporary HOME with its XDG config folder, removed by `cleanup`. */
 export interface TempHome {
@@ -60,14 +61,8 @@ export async function modeOf(filePath: string): Promise<number> {
 }
 
 /** Runs `action`, expecting a DesktopError; returns it for further checks. */
-export async function desktopErrorFrom(action: () => Promise<unknown>): Promise<DesktopError> {
-  try {
-    await action();
-  } catch (error) {
-    if (error instanceof DesktopError) return error;
-    throw error;
-  }
-  throw new Error('expected a DesktopError, but nothing was thrown');
+export function desktopErrorFrom(action: () => Promise<unknown>): Promise<DesktopError> {
+  return desktopErrorOf(Promise.resolve().then(action));
 }
 
 /** Runs `action`, expecting it to throw a DesktopError synchronously. */

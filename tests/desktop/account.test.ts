@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAccountService, type AccountService } from '../../main/account/account-service.js';
-import { DesktopError } from '../../main/errors.js';
 import {
   createMemorySecretStore,
   type MemorySecretStore,
@@ -12,6 +11,7 @@ import { secretNames } from '../../main/keychain/secret-store.js';
 import { createSettingsStore, type SettingsStore } from '../../main/state/settings.js';
 import { randomEmail, randomPassword, registerAccount, request } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { desktopErrorOf } from '../support/desktop-errors.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -44,15 +44,7 @@ function harness(now: () => Date = () => new Date()): Harness {
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<DesktopError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DesktopError) return error;
-    throw error;
-  }
-  throw new Error('expected a DesktopError');
-}
+const failure = desktopErrorOf;
 
 describe('signing in', () => {
   it('mints a key named after the machine and keeps both secrets only in the keychain', async () => {
