@@ -2,7 +2,7 @@ import { Fragment, useId, useRef, useState, type ReactElement } from 'react';
 import {
   pmToolNames,
   type KeyInfo,
-  type KeyLimits,
+  type LimitsChange,
   type ProviderInfo,
   type RotatedKey,
 } from '../../../preload/contract';
@@ -250,7 +250,7 @@ function LimitsEditor({
   onSaved: (keys: KeyInfo[]) => void;
   onCancel: () => void;
 }) {
-  const save = useAction((limits: KeyLimits) => getApi().setKeyLimits(keyInfo.id, limits));
+  const save = useAction((limits: LimitsChange) => getApi().setKeyLimits(keyInfo.id, limits));
   const id = useId();
   const [tools, setTools] = useState<Set<string>>(new Set(keyInfo.allowedTools ?? []));
   const projects = keyInfo.allowedProjects ?? [];
