@@ -1,10 +1,6 @@
 import axios, { type AxiosInstance, type Method } from 'axios';
 import { z } from 'zod';
-import {
-  providerTypes,
-  type LimitsChange,
-  type ProviderType,
-} from '../../preload/contract.js';
+import { providerTypes, type LimitsChange, type ProviderType } from '../../preload/contract.js';
 import { DesktopError, isDesktopError } from '../errors.js';
 
 /** How a request proves who it is: a session access token, or this machine's MCP key. */
