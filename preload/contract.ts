@@ -33,7 +33,15 @@ export type ProviderType = (typeof providerTypes)[number];
 /** Whether this machine's key still works, as last seen by the server or the proxy. */
 export type KeyHealth = 'ok' | 'rejected' | 'expiring' | 'unknown';
 
-export interface KeyInfo {
+/** What a key or an OAuth grant may touch beyond its scope (SPEC §3.7). */
+export interface AccessLimits {
+  /** The only tools it may use; null: every tool its scope allows. */
+  allowedTools: string[] | null;
+  /** The only connections / `"<connection id>:<project key>"` it may touch; null: everything. */
+  allowedProjects: string[] | null;
+}
+
+export interface KeyInfo extends AccessLimits {
   id: string;
   name: string;
   keyPrefix: string;
@@ -45,13 +53,9 @@ export interface KeyInfo {
   revokedAt: string | null;
   /** True for the key this machine uses. */
   isThisMachine: boolean;
-  /** The only tools this key may use; null: every tool its scope allows. */
-  allowedTools: string[] | null;
-  /** The only connections / `"<connection id>:<project key>"` it may touch; null: everything. */
-  allowedProjects: string[] | null;
 }
 
-/** The PM tools a key's limits can name (the server's list, SPEC §3.7). */
+/** The PM tools a key's or a grant's limits can name (the server's list, SPEC §3.7). */
 export const pmToolNames = [
   'list_providers',
   'list_projects',
@@ -69,10 +73,10 @@ export const pmToolNames = [
 ] as const;
 
 /**
- * A change to a key's limits: a list sets that limit, null lifts it, absent keeps it. The server
- * checks the names and that every connection is the user's own.
+ * A change to a key's or a grant's limits: a list sets that limit, null lifts it, absent keeps it.
+ * The server checks the names and that every connection is the user's own.
  */
-export interface KeyLimits {
+export interface LimitsChange {
   allowedTools?: string[] | null;
   allowedProjects?: string[] | null;
 }
@@ -83,8 +87,8 @@ export interface RotatedKey {
   apiKey: string;
 }
 
-/** An editor the user let in with OAuth, listed beside the keys (never a token). */
-export interface GrantInfo {
+/** An editor the user let in with OAuth, listed and limited like a key (never a token). */
+export interface GrantInfo extends AccessLimits {
   id: string;
   clientId: string;
   /** The name the editor gave itself when it registered. */
@@ -226,11 +230,13 @@ export interface DesktopApi {
   listKeys(): Promise<KeyInfo[]>;
   revokeKey(id: string): Promise<KeyInfo[]>;
   /** Changes a key's tool and project limits (needs the signed-in session); the keys after. */
-  setKeyLimits(id: string, limits: KeyLimits): Promise<KeyInfo[]>;
+  setKeyLimits(id: string, limits: LimitsChange): Promise<KeyInfo[]>;
   /** The editors signed in with OAuth (their grants). */
   listGrants(): Promise<GrantInfo[]>;
   /** Revokes a grant (needs the signed-in session); the grants after. */
   revokeGrant(id: string): Promise<GrantInfo[]>;
+  /** Changes a grant's tool and project limits (needs the signed-in session); the grants after. */
+  setGrantLimits(id: string, limits: LimitsChange): Promise<GrantInfo[]>;
   /** Rotates this machine's key; the proxy uses the new key at once. */
   rotateKey(): Promise<RotatedKey>;
   /** Mints a fresh key for this machine after the old one was revoked or expired. */

@@ -71,6 +71,7 @@ const api: PreloadApi = {
   setKeyLimits: method('setKeyLimits'),
   listGrants: method('listGrants'),
   revokeGrant: method('revokeGrant'),
+  setGrantLimits: method('setGrantLimits'),
   rotateKey: method('rotateKey'),
   replaceRejectedKey: method('replaceRejectedKey'),
   configureClient: method('configureClient'),

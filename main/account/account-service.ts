@@ -1,7 +1,7 @@
 import type {
   AddProviderInput,
   BrowserSignInInput,
-  KeyLimits,
+  LimitsChange,
   SignInInput,
 } from '../../preload/contract.js';
 import { isDesktopError } from '../errors.js';
@@ -53,11 +53,13 @@ export interface AccountService {
   listKeys(): Promise<ServerKey[]>;
   revokeKey(id: string): Promise<void>;
   /** A key's limits, with the signed-in session only (a key never changes its own limits). */
-  setKeyLimits(id: string, limits: KeyLimits): Promise<ServerKey>;
+  setKeyLimits(id: string, limits: LimitsChange): Promise<ServerKey>;
   /** The editors signed in with OAuth. */
   listGrants(): Promise<ServerGrant[]>;
   /** Ends a grant, with the signed-in session only (as the server requires). */
   revokeGrant(id: string): Promise<void>;
+  /** A grant's limits, with the signed-in session only (as a key's). */
+  setGrantLimits(id: string, limits: LimitsChange): Promise<ServerGrant>;
   rotateMachineKey(): Promise<RotatedMachineKey>;
   /** Mints a new key for this machine (the old one was revoked or expired) and drops the old. */
   replaceMachineKey(): Promise<RotatedMachineKey>;
@@ -134,6 +136,10 @@ export function createAccountService(options: AccountServiceOptions): AccountSer
     async revokeGrant(id) {
       const ctx = await requireSignedIn();
       await withSession(ctx, (auth) => ctx.api.revokeGrant(auth, id));
+    },
+    async setGrantLimits(id, limits) {
+      const ctx = await requireSignedIn();
+      return withSession(ctx, (auth) => ctx.api.setGrantLimits(auth, id, limits));
     },
     async listProviders() {
       const ctx = await requireSignedIn();

@@ -1,6 +1,6 @@
 import axios, { type AxiosInstance, type Method } from 'axios';
 import { z } from 'zod';
-import { providerTypes, type ProviderType } from '../../preload/contract.js';
+import { providerTypes, type LimitsChange, type ProviderType } from '../../preload/contract.js';
 import { DesktopError, isDesktopError } from '../errors.js';
 
 /** How a request proves who it is: a session access token, or this machine's MCP key. */
@@ -18,6 +18,11 @@ const sessionSchema = z.object({
   refresh_token: z.string().min(1),
   expires_in: z.number().positive(),
 });
+// A key's or a grant's limits. Servers before key (or grant) limits do not send them: no limit.
+const limitFields = {
+  allowed_tools: z.array(z.string()).nullable().default(null),
+  allowed_projects: z.array(z.string()).nullable().default(null),
+};
 const keySchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -28,9 +33,7 @@ const keySchema = z.object({
   last_used_at: z.string().nullable(),
   expires_at: z.string().nullable(),
   revoked_at: z.string().nullable(),
-  // Servers before key limits do not send these: no limit.
-  allowed_tools: z.array(z.string()).nullable().default(null),
-  allowed_projects: z.array(z.string()).nullable().default(null),
+  ...limitFields,
 });
 const createdKeySchema = z.object({
   id: z.string(),
@@ -49,6 +52,7 @@ const grantSchema = z.object({
   created_at: z.string(),
   last_used_at: z.string().nullable(),
   expires_at: z.string().nullable(),
+  ...limitFields,
 });
 const providerSchema = z.object({
   id: z.string(),
@@ -102,16 +106,14 @@ export interface ServerApi {
   listKeys(auth: ServerAuth): Promise<ServerKey[]>;
   revokeKey(auth: ServerAuth, id: string): Promise<void>;
   /** PATCH a key's limits (a session only): list sets, null lifts, absent keeps. */
-  setKeyLimits(
-    auth: ServerAuth,
-    id: string,
-    limits: { allowedTools?: string[] | null; allowedProjects?: string[] | null },
-  ): Promise<ServerKey>;
+  setKeyLimits(auth: ServerAuth, id: string, limits: LimitsChange): Promise<ServerKey>;
   rotateKey(auth: ServerAuth, id: string): Promise<CreatedServerKey>;
   /** The editors the user let in with OAuth (none from a server older than OAuth). */
   listGrants(auth: ServerAuth): Promise<ServerGrant[]>;
   /** Ends a grant and every token issued under it (a session only). */
   revokeGrant(auth: ServerAuth, id: string): Promise<void>;
+  /** PATCH a grant's limits (a session only), with the same body as a key's. */
+  setGrantLimits(auth: ServerAuth, id: string, limits: LimitsChange): Promise<ServerGrant>;
   listProviders(auth: ServerAuth): Promise<ServerProvider[]>;
   addProvider(auth: ServerAuth, input: NewProvider): Promise<ServerProvider>;
   removeProvider(auth: ServerAuth, id: string): Promise<void>;
@@ -347,12 +349,7 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
         path: `/api/users/me/mcp-keys/${encodeURIComponent(id)}`,
         purpose: 'authenticated',
         auth,
-        body: {
-          ...(limits.allowedTools !== undefined ? { allowed_tools: limits.allowedTools } : {}),
-          ...(limits.allowedProjects !== undefined
-            ? { allowed_projects: limits.allowedProjects }
-            : {}),
-        },
+        body: limitsBody(limits),
         schema: keySchema,
       }),
     rotateKey: (auth, id) =>
@@ -385,6 +382,15 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
         path: `/api/users/me/grants/${encodeURIComponent(id)}`,
         purpose: 'authenticated',
         auth,
+      }),
+    setGrantLimits: (auth, id, limits) =>
+      request({
+        method: 'PATCH',
+        path: `/api/users/me/grants/${encodeURIComponent(id)}`,
+        purpose: 'authenticated',
+        auth,
+        body: limitsBody(limits),
+        schema: grantSchema,
       }),
     listProviders: async (auth) =>
       (
@@ -428,6 +434,14 @@ export function createServerApi(options: ServerApiOptions): ServerApi {
         auth,
         schema: providerTestSchema,
       }),
+  };
+}
+
+/** The PATCH body of a key's or a grant's limits: list sets, null lifts, absent keeps. */
+function limitsBody(limits: LimitsChange): Record<string, string[] | null> {
+  return {
+    ...(limits.allowedTools !== undefined ? { allowed_tools: limits.allowedTools } : {}),
+    ...(limits.allowedProjects !== undefined ? { allowed_projects: limits.allowedProjects } : {}),
   };
 }
 

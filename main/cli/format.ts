@@ -1,4 +1,5 @@
 import type {
+  AccessLimits,
   AppState,
   ClientListing,
   GrantInfo,
@@ -38,7 +39,7 @@ export function formatKeys(keys: KeyInfo[]): string {
       key.isActive ? 'active' : key.revokedAt ? 'revoked' : 'inactive',
       dateOf(key.lastUsedAt),
       dateOf(key.expiresAt, 'no expiry'),
-      formatKeyLimits(key),
+      formatLimits(key),
     ]),
   ]);
 }
@@ -47,22 +48,23 @@ export function formatKeys(keys: KeyInfo[]): string {
 export function formatGrants(grants: GrantInfo[]): string {
   if (grants.length === 0) return 'No editors signed in with OAuth.';
   return table([
-    ['ID', 'CLIENT', 'SCOPES', 'CREATED', 'LAST USED'],
+    ['ID', 'CLIENT', 'SCOPES', 'CREATED', 'LAST USED', 'LIMITS'],
     ...grants.map((grant) => [
       grant.id,
       grant.clientName,
       grant.scopes.join(' '),
       dateOf(grant.createdAt),
       dateOf(grant.lastUsedAt),
+      formatLimits(grant),
     ]),
   ]);
 }
 
-/** `tools: a, b; projects: x` — or `none` for a key limited by its scope alone. */
-export function formatKeyLimits(key: Pick<KeyInfo, 'allowedTools' | 'allowedProjects'>): string {
+/** `tools: a, b; projects: x` — or `none` for a key or grant limited by its scope alone. */
+export function formatLimits(limits: AccessLimits): string {
   const parts = [
-    key.allowedTools ? `tools: ${key.allowedTools.join(', ')}` : null,
-    key.allowedProjects ? `projects: ${key.allowedProjects.join(', ')}` : null,
+    limits.allowedTools ? `tools: ${limits.allowedTools.join(', ')}` : null,
+    limits.allowedProjects ? `projects: ${limits.allowedProjects.join(', ')}` : null,
   ].filter((part) => part !== null);
   return parts.length > 0 ? parts.join('; ') : 'none';
 }

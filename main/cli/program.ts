@@ -8,6 +8,7 @@ import {
   type ClientId,
   type GrantInfo,
   type KeyInfo,
+  type LimitsChange,
   type ProviderType,
 } from '../../preload/contract.js';
 import type { ClientChange, DesktopCore } from '../core/desktop-core.js';
@@ -15,8 +16,8 @@ import { DesktopError, desktopErrorCatalogue, isDesktopError } from '../errors.j
 import {
   formatClients,
   formatGrants,
-  formatKeyLimits,
   formatKeys,
+  formatLimits,
   formatProviders,
   formatStatus,
 } from './format.js';
@@ -79,6 +80,26 @@ function findKey(all: KeyInfo[], idOrPrefix: string): KeyInfo {
 async function findGrant(core: DesktopCore, id: string): Promise<GrantInfo | undefined> {
   if (id.startsWith('mcp_')) return undefined;
   return (await core.listGrants()).find((grant) => grant.id === id);
+}
+
+/** What `keys limit`'s options ask for: --clear lifts both, --tools / --projects set one each. */
+function limitsChangeOf(options: {
+  tools?: string[];
+  projects?: string[];
+  clear?: true;
+}): LimitsChange {
+  if (options.clear && (options.tools || options.projects)) {
+    throw new DesktopError('usage', '--clear lifts every limit: give it alone');
+  }
+  if (!options.clear && !options.tools && !options.projects) {
+    throw new DesktopError('usage', 'Give --tools, --projects, or --clear');
+  }
+  return options.clear
+    ? { allowedTools: null, allowedProjects: null }
+    : {
+        ...(options.tools ? { allowedTools: options.tools } : {}),
+        ...(options.projects ? { allowedProjects: options.projects } : {}),
+      };
 }
 
 function parsePort(value: string): number {
@@ -316,37 +337,39 @@ export function buildProgram(deps: CliDeps, outcome: CliOutcome = { exitCode: 0 
     });
   keys
     .command('limit')
-    .description("set a key's limits: only these tools and/or projects (a signed-in session only)")
-    .argument('<id>', 'key id or key prefix')
+    .description(
+      "set a key's or an editor's OAuth grant's limits: only these tools and/or projects " +
+        '(a signed-in session only)',
+    )
+    .argument('<id>', 'key id, key prefix or grant id')
     .option('--tools <names>', `comma-separated tools (${pmToolNames.join(', ')})`, commaList)
     .option(
       '--projects <entries>',
       'comma-separated connection ids or "<connection id>:<project key>"',
       commaList,
     )
-    .option('--clear', 'lift both limits (the key may use every tool and project again)')
+    .option('--clear', 'lift both limits (every tool and project its scope allows again)')
     .action(
       async (
         idOrPrefix: string,
         options: { tools?: string[]; projects?: string[]; clear?: true },
       ) => {
-        if (options.clear && (options.tools || options.projects)) {
-          throw new DesktopError('usage', '--clear lifts every limit: give it alone');
-        }
-        if (!options.clear && !options.tools && !options.projects) {
-          throw new DesktopError('usage', 'Give --tools, --projects, or --clear');
-        }
+        const limits = limitsChangeOf(options);
         const c = coreOf();
+        const grant = await findGrant(c, idOrPrefix);
+        if (grant) {
+          const updated = (await c.setGrantLimits(grant.id, limits)).find((g) => g.id === grant.id);
+          out(
+            `Limits of the OAuth grant of ${grant.clientName}: ` +
+              `${updated ? formatLimits(updated) : 'changed'}.`,
+          );
+          note("They hold from the editor's next request, on every server instance.");
+          return;
+        }
         const key = findKey(await c.listKeys(), idOrPrefix);
-        const limits = options.clear
-          ? { allowedTools: null, allowedProjects: null }
-          : {
-              ...(options.tools ? { allowedTools: options.tools } : {}),
-              ...(options.projects ? { allowedProjects: options.projects } : {}),
-            };
         const updated = (await c.setKeyLimits(key.id, limits)).find((k) => k.id === key.id);
         out(
-          `Limits of ${key.keyPrefix}… "${key.name}": ${updated ? formatKeyLimits(updated) : 'changed'}.`,
+          `Limits of ${key.keyPrefix}… "${key.name}": ${updated ? formatLimits(updated) : 'changed'}.`,
         );
         note("They hold from the key's next request, on every server instance.");
       },

@@ -2,14 +2,14 @@ import type {
   AddProviderInput,
   GrantInfo,
   KeyInfo,
-  KeyLimits,
+  LimitsChange,
   ProviderInfo,
   ProviderTestResult,
 } from '../../preload/contract.js';
 import type { AccountService } from '../account/account-service.js';
 import { toGrantInfo, toKeyInfo, toProviderInfo } from './app-state.js';
 import type { CoreMemory, CoreSettings } from './core-memory.js';
-import { addProviderSchema, idSchema, keyLimitsSchema, parseInput } from './input-validation.js';
+import { addProviderSchema, idSchema, limitsChangeSchema, parseInput } from './input-validation.js';
 
 /**
  * The user's keys, OAuth grants and provider connections on the server (keys and connections
@@ -17,9 +17,10 @@ import { addProviderSchema, idSchema, keyLimitsSchema, parseInput } from './inpu
  */
 export interface AccountResources {
   listKeys(): Promise<KeyInfo[]>;
-  setKeyLimits(id: string, limits: KeyLimits): Promise<KeyInfo[]>;
+  setKeyLimits(id: string, limits: LimitsChange): Promise<KeyInfo[]>;
   listGrants(): Promise<GrantInfo[]>;
   revokeGrant(id: string): Promise<GrantInfo[]>;
+  setGrantLimits(id: string, limits: LimitsChange): Promise<GrantInfo[]>;
   listProviders(): Promise<ProviderInfo[]>;
   addProvider(input: AddProviderInput): Promise<ProviderInfo>;
   testProvider(id: string): Promise<ProviderTestResult>;
@@ -54,12 +55,10 @@ export function createAccountResources(options: {
     listKeys,
 
     async setKeyLimits(id, limits) {
-      const keyId = parseInput(idSchema, id, 'key id');
-      const valid = parseInput(keyLimitsSchema, limits, 'key limits');
-      await account.setKeyLimits(keyId, {
-        ...(valid.allowedTools !== undefined ? { allowedTools: valid.allowedTools } : {}),
-        ...(valid.allowedProjects !== undefined ? { allowedProjects: valid.allowedProjects } : {}),
-      });
+      await account.setKeyLimits(
+        parseInput(idSchema, id, 'key id'),
+        validLimitsChange(limits, 'key limits'),
+      );
       const list = await listKeys();
       changed();
       return list;
@@ -69,6 +68,14 @@ export function createAccountResources(options: {
 
     async revokeGrant(id) {
       await account.revokeGrant(parseInput(idSchema, id, 'grant id'));
+      return listGrants();
+    },
+
+    async setGrantLimits(id, limits) {
+      await account.setGrantLimits(
+        parseInput(idSchema, id, 'grant id'),
+        validLimitsChange(limits, 'grant limits'),
+      );
       return listGrants();
     },
 
@@ -99,5 +106,14 @@ export function createAccountResources(options: {
       changed();
       return list;
     },
+  };
+}
+
+/** A key's or a grant's limits change, checked, with the absent limits left out. */
+function validLimitsChange(limits: LimitsChange, what: string): LimitsChange {
+  const valid = parseInput(limitsChangeSchema, limits, what);
+  return {
+    ...(valid.allowedTools !== undefined ? { allowedTools: valid.allowedTools } : {}),
+    ...(valid.allowedProjects !== undefined ? { allowedProjects: valid.allowedProjects } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import type {
+  AccessLimits,
   AppState,
   AutoConfiguredClient,
   ClientListing,
@@ -12,6 +13,10 @@ import type {
 } from '../../preload/contract.js';
 import type { ServerGrant, ServerKey, ServerProvider } from '../account/server-api.js';
 
+function limitsOf(row: ServerKey | ServerGrant): AccessLimits {
+  return { allowedTools: row.allowed_tools, allowedProjects: row.allowed_projects };
+}
+
 export function toKeyInfo(key: ServerKey, thisMachineKeyId: string | null): KeyInfo {
   return {
     id: key.id,
@@ -24,8 +29,7 @@ export function toKeyInfo(key: ServerKey, thisMachineKeyId: string | null): KeyI
     expiresAt: key.expires_at,
     revokedAt: key.revoked_at,
     isThisMachine: key.id === thisMachineKeyId,
-    allowedTools: key.allowed_tools,
-    allowedProjects: key.allowed_projects,
+    ...limitsOf(key),
   };
 }
 
@@ -38,6 +42,7 @@ export function toGrantInfo(grant: ServerGrant): GrantInfo {
     createdAt: grant.created_at,
     lastUsedAt: grant.last_used_at,
     expiresAt: grant.expires_at,
+    ...limitsOf(grant),
   };
 }
 

@@ -270,6 +270,7 @@ export function createDesktopCore(options: DesktopCoreOptions): DesktopCore {
     setKeyLimits: (id, limits) => resources.setKeyLimits(id, limits),
     listGrants: () => resources.listGrants(),
     revokeGrant: (id) => resources.revokeGrant(id),
+    setGrantLimits: (id, limits) => resources.setGrantLimits(id, limits),
 
     async revokeKey(id) {
       await keys.revokeKey(id);

@@ -40,8 +40,11 @@ export const addProviderSchema = z.object({
 
 export const idSchema = z.string().min(1).max(200);
 
-/** Shape only: the server knows the tool names and the user's connections and checks them. */
-export const keyLimitsSchema = z
+/**
+ * A change to a key's or a grant's limits. Shape only: the server knows the tool names and the
+ * user's connections and checks them.
+ */
+export const limitsChangeSchema = z
   .strictObject({
     allowedTools: z.array(z.string().trim().min(1).max(100)).min(1).max(50).nullable().optional(),
     allowedProjects: z

@@ -25,11 +25,12 @@ export const ipcErrorCodes = {
 
 const id = z.string().min(1).max(200);
 const url = z.string().min(1).max(2048);
-const keyLimitList = (max: number) =>
+// A key's or a grant's limits change.
+const limitList = (max: number) =>
   z.array(z.string().trim().min(1).max(200)).min(1).max(max).nullable().optional();
-const keyLimits = z.strictObject({
-  allowedTools: keyLimitList(50),
-  allowedProjects: keyLimitList(200),
+const limitsChange = z.strictObject({
+  allowedTools: limitList(50),
+  allowedProjects: limitList(200),
 });
 
 const signInInput = z.strictObject({
@@ -74,9 +75,10 @@ export const argumentSchemas: {
   signOut: none,
   listKeys: none,
   revokeKey: z.tuple([id]),
-  setKeyLimits: z.tuple([id, keyLimits]),
+  setKeyLimits: z.tuple([id, limitsChange]),
   listGrants: none,
   revokeGrant: z.tuple([id]),
+  setGrantLimits: z.tuple([id, limitsChange]),
   rotateKey: none,
   replaceRejectedKey: none,
   configureClient: z.tuple([z.enum(clientIds)]),

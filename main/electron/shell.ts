@@ -113,6 +113,7 @@ function withLoginItem(
     setKeyLimits: (id, limits) => core.setKeyLimits(id, limits),
     listGrants: () => core.listGrants(),
     revokeGrant: (id) => core.revokeGrant(id),
+    setGrantLimits: (id, limits) => core.setGrantLimits(id, limits),
     rotateKey: () => core.rotateKey(),
     replaceRejectedKey: () => core.replaceRejectedKey(),
     configureClient: (client) => core.configureClient(client),

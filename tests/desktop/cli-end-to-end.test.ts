@@ -259,7 +259,7 @@ describe('pm-mcp end to end', { timeout: 120_000 }, () => {
     expect(after.code).toBe(desktopErrorCatalogue.not_signed_in);
   });
 
-  it('keys lists the editors signed in with OAuth beside the keys; keys revoke <grant id> ends one', async () => {
+  it('keys lists the editors signed in with OAuth beside the keys; keys limit <grant id> limits one, keys revoke <grant id> ends it', async () => {
     const cli = sandbox();
     const account = await registerAccount(server.url);
     await login(cli, account);
@@ -288,27 +288,78 @@ describe('pm-mcp end to end', { timeout: 120_000 }, () => {
     const listed = await cli.run(['keys']);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/\(this machine\)/);
-    expect(listed.stdout).toMatch(/Editors signed in with OAuth:\nID +CLIENT +SCOPES/);
-    expect(listed.stdout).toMatch(/Grant test editor +pm:read +\d{4}-/);
+    expect(listed.stdout).toMatch(/Editors signed in with OAuth:\nID +CLIENT +SCOPES.*LIMITS/);
+    expect(listed.stdout).toMatch(/Grant test editor +pm:read +\d{4}-.* none$/m);
     expect(listed.stdout).not.toContain(editor.access_token);
-    const json = z
-      .object({
-        keys: z.array(z.object({ id: z.string() })),
-        grants: z.array(
-          z.object({
-            id: z.string(),
-            clientName: z.string(),
-            scopes: z.array(z.string()),
-            lastUsedAt: z.string().nullable(),
-          }),
-        ),
-      })
-      .parse(JSON.parse((await cli.run(['keys', '--json'])).stdout));
+    const listedJson = async () =>
+      z
+        .object({
+          keys: z.array(z.object({ id: z.string() })),
+          grants: z.array(
+            z.object({
+              id: z.string(),
+              clientName: z.string(),
+              scopes: z.array(z.string()),
+              lastUsedAt: z.string().nullable(),
+              allowedTools: z.array(z.string()).nullable(),
+              allowedProjects: z.array(z.string()).nullable(),
+            }),
+          ),
+        })
+        .parse(JSON.parse((await cli.run(['keys', '--json'])).stdout));
+    const json = await listedJson();
     expect(json.keys).toHaveLength(1);
     expect(json.grants).toHaveLength(1);
     const grant = json.grants[0];
-    expect(grant).toMatchObject({ clientName: 'Grant test editor', scopes: ['pm:read'] });
+    expect(grant).toMatchObject({
+      clientName: 'Grant test editor',
+      scopes: ['pm:read'],
+      allowedTools: null,
+      allowedProjects: null,
+    });
     expect(grant?.lastUsedAt).not.toBeNull();
+    const toolsOfEditor = async () => {
+      const client = await connectMcpClient(server.url, 'modern', {
+        headers: { Authorization: `Bearer ${editor.access_token}` },
+      });
+      try {
+        return (await client.listTools()).tools.map((tool) => tool.name).sort();
+      } finally {
+        await client.close();
+      }
+    };
+    expect(await toolsOfEditor()).toContain('search_issues');
+
+    // The grant's limits, set by its id as a key's are, shown in both listings and enforced at
+    // the editor's next request (the same access token).
+    const limited = await cli.run([
+      'keys',
+      'limit',
+      grant?.id ?? '',
+      '--tools',
+      'list_providers, get_issue',
+    ]);
+    expect(limited.stderr).not.toMatch(/error/i);
+    expect(limited.code).toBe(0);
+    expect(limited.stdout).toContain(
+      'Limits of the OAuth grant of Grant test editor: tools: list_providers, get_issue.',
+    );
+    expect((await listedJson()).grants[0]).toMatchObject({
+      id: grant?.id,
+      allowedTools: ['list_providers', 'get_issue'],
+      allowedProjects: null,
+    });
+    expect((await cli.run(['keys'])).stdout).toMatch(
+      /Grant test editor +pm:read .* tools: list_providers, get_issue$/m,
+    );
+    expect(await toolsOfEditor()).toEqual(['get_issue', 'list_providers']);
+    const unknown = await cli.run(['keys', 'limit', grant?.id ?? '', '--tools', 'rm_rf']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('Unknown tool in allowed_tools: "rm_rf"');
+    const cleared = await cli.run(['keys', 'limit', grant?.id ?? '', '--clear']);
+    expect(cleared.code).toBe(0);
+    expect(cleared.stdout).toContain('Limits of the OAuth grant of Grant test editor: none.');
+    expect(await toolsOfEditor()).toContain('search_issues');
 
     const revoked = await cli.run(['keys', 'revoke', grant?.id ?? '']);
     expect(revoked.stderr).toBe('');

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createDesktopCore, type DesktopCore } from '../../main/core/desktop-core.js';
@@ -111,19 +111,41 @@ async function mcpCallThroughProxy(): Promise<string[]> {
   }
 }
 
-/** What the server itself says about one key (through a separate session of the same user). */
-async function serverKey(prefix: string): Promise<{ id: string; last_used_at: string | null }> {
+/** GET on the server's API through a separate session of the same user. */
+async function serverGet<T>(apiPath: string): Promise<T> {
   const login = await request<{ access_token: string }>(server.url, 'POST', '/api/auth/login', {
     body: { email, password },
   });
-  const listed = await request<{
-    keys: { id: string; key_prefix: string; last_used_at: string | null }[];
-  }>(server.url, 'GET', '/api/users/me/mcp-keys', {
+  const response = await request<T>(server.url, 'GET', apiPath, {
     headers: { authorization: `Bearer ${login.body.access_token}` },
   });
-  const key = listed.body.keys.find((candidate) => candidate.key_prefix === prefix);
+  return response.body;
+}
+
+/** What the server itself says about one key. */
+async function serverKey(prefix: string): Promise<{ id: string; last_used_at: string | null }> {
+  const listed = await serverGet<{
+    keys: { id: string; key_prefix: string; last_used_at: string | null }[];
+  }>('/api/users/me/mcp-keys');
+  const key = listed.keys.find((candidate) => candidate.key_prefix === prefix);
   if (!key) throw new Error(`the server has no key ${prefix}`);
   return key;
+}
+
+/** What the server itself says about one OAuth grant. */
+async function serverGrant(
+  clientName: string,
+): Promise<{ allowed_tools: string[] | null; allowed_projects: string[] | null }> {
+  const listed = await serverGet<{
+    grants: {
+      client_name: string;
+      allowed_tools: string[] | null;
+      allowed_projects: string[] | null;
+    }[];
+  }>('/api/users/me/grants');
+  const grant = listed.grants.find((candidate) => candidate.client_name === clientName);
+  if (!grant) throw new Error(`the server has no grant of ${clientName}`);
+  return grant;
 }
 
 async function thisMachineKeyPrefix(): Promise<string> {
@@ -143,6 +165,38 @@ async function expectNoFullKeyOnPage(): Promise<void> {
   const html = await page.content();
   expect(html).not.toContain(await machineKey());
   expect(html).not.toMatch(/mcp_[A-Za-z0-9_-]{30,}/);
+}
+
+/**
+ * On a key's or a grant's row: opens its limits editor, ticks `tools` and the Acme Jira
+ * connection, and saves with a bad single project first (the server's message is shown, nothing
+ * is saved; then `whileRefused` runs), then without it; waits for the row to show them.
+ */
+async function limitInWindow(
+  row: Locator,
+  editButton: string | RegExp,
+  tools: string[],
+  whileRefused: () => Promise<void>,
+): Promise<void> {
+  await row.getByRole('button', { name: editButton }).click();
+  const editor = page.getByTestId('limits-editor');
+  for (const tool of tools) await editor.getByRole('checkbox', { name: tool }).check();
+  await editor.getByRole('checkbox', { name: 'Acme Jira (all projects)' }).check();
+  await editor.getByLabel('Single projects').fill('not-a-connection:X');
+  await editor.getByRole('button', { name: 'Save limits' }).click();
+  await editor
+    .getByRole('alert')
+    .getByText(/"not-a-connection:X" is not a project entry/)
+    .waitFor();
+  await whileRefused();
+  await editor.getByLabel('Single projects').fill('');
+  await editor.getByRole('button', { name: 'Save limits' }).click();
+  await editor.waitFor({ state: 'detached' });
+  await row
+    .getByTestId('limit-tools')
+    .getByText(`Tools: ${tools.join(', ')}`)
+    .waitFor();
+  await row.getByTestId('limit-projects').getByText('Projects: Acme Jira (all projects)').waitFor();
 }
 
 const nav = (name: string) =>
@@ -416,29 +470,11 @@ describe('the window in Chromium, with the real services behind the contract', (
     await row.waitFor();
     expect(await row.getByTestId('limits').textContent()).toBe('None');
 
-    await row.getByRole('button', { name: /^Edit limits of key / }).click();
-    const editor = page.getByTestId('limits-editor');
-    await editor.getByRole('checkbox', { name: 'search_issues' }).check();
-    await editor.getByRole('checkbox', { name: 'get_issue' }).check();
-    await editor.getByRole('checkbox', { name: 'Acme Jira (all projects)' }).check();
-    await editor.getByLabel('Single projects').fill('not-a-connection:X');
-    await editor.getByRole('button', { name: 'Save limits' }).click();
-    // The server's validation message is shown, and nothing is saved.
-    await editor
-      .getByRole('alert')
-      .getByText(/is not a project entry/)
-      .waitFor();
-    await editor.getByLabel('Single projects').fill('');
-    await screenshot('key-limits-editor');
-    await editor.getByRole('button', { name: 'Save limits' }).click();
-    await editor.waitFor({ state: 'detached' });
-
-    await row.getByTestId('limit-tools').getByText('Tools: search_issues, get_issue').waitFor();
-    await row
-      .getByTestId('limit-projects')
-      .getByText('Projects: Acme Jira (all projects)')
-      .waitFor();
+    await limitInWindow(row, /^Edit limits of key /, ['search_issues', 'get_issue'], () =>
+      screenshot('key-limits-editor'),
+    );
     await screenshot('key-limits');
+    const editor = page.getByTestId('limits-editor');
     const stored = (await serverKey(prefix)) as unknown as {
       allowed_tools: string[] | null;
       allowed_projects: string[] | null;
@@ -459,7 +495,7 @@ describe('the window in Chromium, with the real services behind the contract', (
     expect(await mcpCallThroughProxy()).toContain('create_issue');
   });
 
-  it('an editor signed in with OAuth is listed on the Keys page with its access and last use; Revoke ends it', async () => {
+  it('an editor signed in with OAuth is listed on the Keys page with its access and last use; its limits are edited as a key’s; Revoke ends it', async () => {
     // A real OAuth sign-in: registration, the server's login and consent pages, the code exchange.
     const context = await browser.newContext();
     const editor = await authorizeInBrowser({
@@ -490,6 +526,45 @@ describe('the window in Chromium, with the real services behind the contract', (
     expect(await row.getByTestId('grant-last-used').textContent()).toMatch(/just now|minute/);
     expect(await page.content()).not.toContain(editor.access_token);
     await screenshot('keys-grants');
+
+    // Its limits, with the same editor as a key's; the server has them and the editor's very
+    // access token sees only those tools at its next request.
+    const toolsOfEditor = async () => {
+      const client = new Client({ name: 'oauth-editor-stand-in', version: '1.0.0' });
+      try {
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL('/mcp', server.url), {
+            requestInit: { headers: { Authorization: `Bearer ${editor.access_token}` } },
+          }),
+        );
+        return (await client.listTools()).tools.map((tool) => tool.name).sort();
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    };
+    expect(await toolsOfEditor()).toContain('create_issue');
+    const connectionId = (await core.listProviders())[0]?.id ?? '';
+    expect(await row.getByTestId('limits').textContent()).toBe('None');
+    await limitInWindow(
+      row,
+      'Edit limits of Window test editor',
+      ['list_providers', 'get_issue'],
+      async () => {
+        expect(
+          await page.getByRole('group', { name: 'Tools this editor may use' }).isVisible(),
+        ).toBe(true);
+        expect((await serverGrant('Window test editor')).allowed_tools).toBeNull();
+        await screenshot('grant-limits-editor');
+      },
+    );
+    await screenshot('grant-limits');
+    expect(await serverGrant('Window test editor')).toEqual(
+      expect.objectContaining({
+        allowed_tools: ['list_providers', 'get_issue'],
+        allowed_projects: [connectionId],
+      }),
+    );
+    expect(await toolsOfEditor()).toEqual(['get_issue', 'list_providers']);
 
     await row.getByRole('button', { name: 'Revoke Window test editor' }).click();
     await row.getByRole('button', { name: 'Revoke now' }).click();

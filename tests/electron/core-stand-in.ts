@@ -97,6 +97,7 @@ export function createCoreStandIn(initial: AppState = makeState()): CoreStandIn 
     setKeyLimits: (id, limits) => record('setKeyLimits', [id, limits], () => []),
     listGrants: () => record('listGrants', [], () => []),
     revokeGrant: (id) => record('revokeGrant', [id], () => []),
+    setGrantLimits: (id, limits) => record('setGrantLimits', [id, limits], () => []),
     rotateKey: () =>
       record('rotateKey', [], () => {
         throw new Error('not used');

@@ -26,6 +26,7 @@ const everyMethod: Record<DesktopMethod, true> = {
   setKeyLimits: true,
   listGrants: true,
   revokeGrant: true,
+  setGrantLimits: true,
   rotateKey: true,
   replaceRejectedKey: true,
   configureClient: true,
@@ -130,6 +131,11 @@ describe('IPC handlers', () => {
     ['key limits with an unknown field', 'setKeyLimits', ['key-1', { tools: ['get_issue'] }]],
     ['an empty tool allow-list', 'setKeyLimits', ['key-1', { allowedTools: [] }]],
     ['key limits without a key id', 'setKeyLimits', [{ allowedTools: ['get_issue'] }]],
+    ['grant limits with an unknown field', 'setGrantLimits', ['g-1', { projects: ['c-1'] }]],
+    ['an empty project allow-list', 'setGrantLimits', ['g-1', { allowedProjects: [] }]],
+    ['grant limits without a grant id', 'setGrantLimits', [{ allowedTools: ['get_issue'] }]],
+    ['an empty grant id', 'setGrantLimits', ['', { allowedTools: ['get_issue'] }]],
+    ['a tool name that is not a string', 'setGrantLimits', ['g-1', { allowedTools: [42] }]],
     ['a fractional proxy port', 'updateSettings', [{ proxyPort: 8765.5 }]],
     ['a settings field that does not exist', 'updateSettings', [{ dataDir: '/' }]],
   ])(
@@ -169,6 +175,14 @@ describe('IPC handlers', () => {
     };
     await standIn.invoke(ipcChannel('signIn'), appPage, signIn);
     expect(callsOf('signIn')).toEqual([{ method: 'signIn', args: [signIn] }]);
+
+    // A grant's limits take the same shape as a key's: a list sets, null lifts, absent keeps.
+    const limits = { allowedTools: ['get_issue', 'search_issues'], allowedProjects: null };
+    const limited = await standIn.invoke(ipcChannel('setGrantLimits'), appPage, 'g-1', limits);
+    expect(limited).toEqual({ ok: true, value: [] });
+    expect(callsOf('setGrantLimits')).toEqual([
+      { method: 'setGrantLimits', args: ['g-1', limits] },
+    ]);
   });
 
   it('sends a desktop error as its code and message', async () => {

@@ -62,6 +62,7 @@ describe('preload', () => {
         'revokeGrant',
         'revokeKey',
         'rotateKey',
+        'setGrantLimits',
         'setKeyLimits',
         'signIn',
         'signInWithBrowser',

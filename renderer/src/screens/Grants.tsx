@@ -1,21 +1,28 @@
-import type { GrantInfo } from '../../../preload/contract';
+import type { GrantInfo, ProviderInfo } from '../../../preload/contract';
 import { getApi } from '../api';
-import { ConfirmAction } from '../components/ConfirmAction';
+import { AccessRow } from '../components/AccessRow';
 import { ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
-import { useConfirmedAction, type Loaded } from '../hooks';
+import type { Loaded } from '../hooks';
 
 const scopeWords = (scopes: string[]): string =>
   scopes.includes('pm:write') ? 'Read and write' : 'Read only';
 
-/** The editors the user let in with OAuth, beside the keys: who, what, when, and revoke. */
-export function GrantsSection({ grants }: { grants: Loaded<GrantInfo[]> }) {
+/** The editors the user let in with OAuth, beside the keys: who, what, when, limits, revoke. */
+export function GrantsSection({
+  grants,
+  providers,
+}: {
+  grants: Loaded<GrantInfo[]>;
+  providers: ProviderInfo[];
+}) {
   return (
     <section className="card" aria-labelledby="grants-title" aria-busy={grants.loading}>
       <h2 id="grants-title">Editors signed in with OAuth</h2>
       <p className="muted small">
         Editors you allowed in your browser, connected with nothing but the server&apos;s address.
-        Revoking one signs it out at its next request.
+        Limit one to some tools and projects as you would a key; revoking one signs it out at its
+        next request.
       </p>
       <ErrorMessage error={grants.error} />
       {grants.loading && !grants.data && <Loading label="Loading editors…" />}
@@ -32,6 +39,7 @@ export function GrantsSection({ grants }: { grants: Loaded<GrantInfo[]> }) {
                 <th scope="col">Access</th>
                 <th scope="col">Created</th>
                 <th scope="col">Last used</th>
+                <th scope="col">Limits</th>
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
                 </th>
@@ -39,7 +47,12 @@ export function GrantsSection({ grants }: { grants: Loaded<GrantInfo[]> }) {
             </thead>
             <tbody>
               {grants.data.map((grant) => (
-                <GrantRow key={grant.id} grant={grant} onGrants={grants.setData} />
+                <GrantRow
+                  key={grant.id}
+                  grant={grant}
+                  providers={providers}
+                  onGrants={grants.setData}
+                />
               ))}
             </tbody>
           </table>
@@ -51,15 +64,26 @@ export function GrantsSection({ grants }: { grants: Loaded<GrantInfo[]> }) {
 
 function GrantRow({
   grant,
+  providers,
   onGrants,
 }: {
   grant: GrantInfo;
+  providers: ProviderInfo[];
   onGrants: (grants: GrantInfo[]) => void;
 }) {
-  const revoke = useConfirmedAction(() => getApi().revokeGrant(grant.id), onGrants);
-
   return (
-    <tr data-testid={`grant-${grant.clientName}`}>
+    <AccessRow
+      testId={`grant-${grant.clientName}`}
+      label={grant.clientName}
+      shortName={grant.clientName}
+      subject="editor"
+      columns={6}
+      limits={grant}
+      providers={providers}
+      revoke={() => getApi().revokeGrant(grant.id)}
+      saveLimits={(change) => getApi().setGrantLimits(grant.id, change)}
+      onChanged={onGrants}
+    >
       <th scope="row">{grant.clientName}</th>
       <td>
         {scopeWords(grant.scopes)}
@@ -71,16 +95,6 @@ function GrantRow({
       <td data-testid="grant-last-used">
         <Time iso={grant.lastUsedAt} />
       </td>
-      <td className="cell-actions">
-        <ConfirmAction
-          verb="Revoke"
-          pendingLabel="Revoking…"
-          label={`Revoke ${grant.clientName}`}
-          groupLabel={`Confirm revoking ${grant.clientName}`}
-          action={revoke}
-        />
-        <ErrorMessage error={revoke.error} onDismiss={revoke.reset} />
-      </td>
-    </tr>
+    </AccessRow>
   );
 }

@@ -1,17 +1,11 @@
-import { Fragment, useId, useRef, useState, type ReactElement } from 'react';
-import {
-  pmToolNames,
-  type KeyInfo,
-  type KeyLimits,
-  type ProviderInfo,
-  type RotatedKey,
-} from '../../../preload/contract';
+import { useId, useRef, useState, type ReactElement } from 'react';
+import type { KeyInfo, ProviderInfo, RotatedKey } from '../../../preload/contract';
 import { getApi } from '../api';
-import { ConfirmAction } from '../components/ConfirmAction';
+import { AccessRow } from '../components/AccessRow';
 import { Badge, Button, ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
 import { maskedKey } from '../format';
-import { useAction, useConfirmedAction, useLoad } from '../hooks';
+import { useAction, useLoad } from '../hooks';
 import { GrantsSection } from './Grants';
 
 function keyStatus(key: KeyInfo): ReactElement {
@@ -121,34 +115,8 @@ export function Keys({ onChanged }: { onChanged: () => void }) {
         )}
       </section>
 
-      <GrantsSection grants={grants} />
+      <GrantsSection grants={grants} providers={providers.data ?? []} />
     </>
-  );
-}
-
-/** What a key may touch beyond its scope, in words; connection ids shown by their names. */
-function LimitsSummary({ keyInfo, providers }: { keyInfo: KeyInfo; providers: ProviderInfo[] }) {
-  if (!keyInfo.allowedTools && !keyInfo.allowedProjects) {
-    return <span className="muted">None</span>;
-  }
-  const nameOf = (entry: string) => {
-    const [connectionId = '', project] = entry.split(':');
-    const name = providers.find((p) => p.id === connectionId)?.name ?? connectionId;
-    return project ? `${name}: ${project}` : `${name} (all projects)`;
-  };
-  return (
-    <span className="small">
-      {keyInfo.allowedTools && (
-        <span className="block" data-testid="limit-tools">
-          Tools: {keyInfo.allowedTools.join(', ')}
-        </span>
-      )}
-      {keyInfo.allowedProjects && (
-        <span className="block" data-testid="limit-projects">
-          Projects: {keyInfo.allowedProjects.map(nameOf).join(', ')}
-        </span>
-      )}
-    </span>
   );
 }
 
@@ -161,190 +129,44 @@ function KeyRow({
   providers: ProviderInfo[];
   onKeys: (keys: KeyInfo[]) => void;
 }) {
-  const revoke = useConfirmedAction(() => getApi().revokeKey(keyInfo.id), onKeys);
-  const [editing, setEditing] = useState(false);
-  const active = keyInfo.isActive && !keyInfo.revokedAt;
-
   return (
-    <Fragment>
-      <tr data-testid={`key-${keyInfo.keyPrefix}`}>
-        <th scope="row">
-          {keyInfo.name}
-          {keyInfo.isThisMachine && (
-            <>
-              {' '}
-              <Badge tone="neutral">This computer</Badge>
-            </>
-          )}
-          <span className="muted small block">
-            {keyInfo.scope === 'read' ? 'Read only' : 'Read and write'}
-          </span>
-        </th>
-        <td className="mono">{maskedKey(keyInfo.keyPrefix)}</td>
-        <td>{keyStatus(keyInfo)}</td>
-        <td>
-          <Time iso={keyInfo.createdAt} />
-        </td>
-        <td data-testid="last-used">
-          <Time iso={keyInfo.lastUsedAt} />
-        </td>
-        <td>
-          <Time iso={keyInfo.expiresAt} empty="No expiry" />
-        </td>
-        <td data-testid="limits">
-          <LimitsSummary keyInfo={keyInfo} providers={providers} />
-        </td>
-        <td className="cell-actions">
-          {active && !editing && !revoke.confirming && (
-            <Button
-              variant="quiet"
-              label={`Edit limits of key ${keyInfo.name} (${keyInfo.keyPrefix})`}
-              onClick={() => setEditing(true)}
-            >
-              Limits
-            </Button>
-          )}
-          {active && (
-            <ConfirmAction
-              verb="Revoke"
-              pendingLabel="Revoking…"
-              label={`Revoke key ${keyInfo.name} (${keyInfo.keyPrefix})`}
-              groupLabel={`Confirm revoking ${keyInfo.name}`}
-              action={revoke}
-            />
-          )}
-          <ErrorMessage error={revoke.error} onDismiss={revoke.reset} />
-        </td>
-      </tr>
-      {editing && (
-        <tr className="limits-editor-row">
-          <td colSpan={8}>
-            <LimitsEditor
-              keyInfo={keyInfo}
-              providers={providers}
-              onSaved={(next) => {
-                setEditing(false);
-                onKeys(next);
-              }}
-              onCancel={() => setEditing(false)}
-            />
-          </td>
-        </tr>
-      )}
-    </Fragment>
-  );
-}
-
-/**
- * Edits a key's limits: tick the tools (none ticked: every tool) and the connections, and name
- * single projects as "<connection>:<project key>". The server checks names and ownership.
- */
-function LimitsEditor({
-  keyInfo,
-  providers,
-  onSaved,
-  onCancel,
-}: {
-  keyInfo: KeyInfo;
-  providers: ProviderInfo[];
-  onSaved: (keys: KeyInfo[]) => void;
-  onCancel: () => void;
-}) {
-  const save = useAction((limits: KeyLimits) => getApi().setKeyLimits(keyInfo.id, limits));
-  const id = useId();
-  const [tools, setTools] = useState<Set<string>>(new Set(keyInfo.allowedTools ?? []));
-  const projects = keyInfo.allowedProjects ?? [];
-  const [connections, setConnections] = useState<Set<string>>(
-    new Set(projects.filter((entry) => !entry.includes(':'))),
-  );
-  const [single, setSingle] = useState(projects.filter((entry) => entry.includes(':')).join(', '));
-
-  const toggle = (set: Set<string>, value: string, update: (next: Set<string>) => void) => {
-    const next = new Set(set);
-    if (next.has(value)) next.delete(value);
-    else next.add(value);
-    update(next);
-  };
-
-  const onSave = async () => {
-    const entries = [
-      ...connections,
-      ...single
-        .split(',')
-        .map((entry) => entry.trim())
-        .filter((entry) => entry !== ''),
-    ];
-    const next = await save.run({
-      allowedTools: tools.size > 0 ? pmToolNames.filter((tool) => tools.has(tool)) : null,
-      allowedProjects: entries.length > 0 ? entries : null,
-    });
-    if (next) onSaved(next);
-  };
-
-  return (
-    <div className="limits-editor" data-testid="limits-editor">
-      <fieldset>
-        <legend>Tools this key may use</legend>
-        <p className="small muted">None ticked: every tool its scope allows.</p>
-        <div className="checkbox-grid">
-          {pmToolNames.map((tool) => (
-            <label key={tool} className="checkbox">
-              <input
-                type="checkbox"
-                checked={tools.has(tool)}
-                onChange={() => toggle(tools, tool, setTools)}
-              />
-              <span className="mono">{tool}</span>
-            </label>
-          ))}
-        </div>
-      </fieldset>
-      <fieldset>
-        <legend>Connections and projects it may touch</legend>
-        <p className="small muted">Nothing chosen: every connection and project.</p>
-        <div className="checkbox-grid">
-          {providers.map((provider) => (
-            <label key={provider.id} className="checkbox">
-              <input
-                type="checkbox"
-                checked={connections.has(provider.id)}
-                onChange={() => toggle(connections, provider.id, setConnections)}
-              />
-              <span>{provider.name} (all projects)</span>
-            </label>
-          ))}
-        </div>
-        <label htmlFor={`${id}-projects`}>Single projects</label>
-        <p className="small muted" id={`${id}-projects-help`}>
-          Comma-separated &quot;connection id:project key&quot;, as list_projects shows project ids
-          {providers.length > 0 &&
-            ` (${providers.map((provider) => `${provider.name}: ${provider.id}`).join('; ')})`}
-          .
-        </p>
-        <input
-          id={`${id}-projects`}
-          className="mono"
-          value={single}
-          aria-describedby={`${id}-projects-help`}
-          onChange={(event) => setSingle(event.target.value)}
-          spellCheck={false}
-        />
-      </fieldset>
-      <ErrorMessage error={save.error} onDismiss={save.reset} />
-      <div className="actions">
-        <Button
-          variant="primary"
-          pending={save.pending}
-          pendingLabel="Saving…"
-          onClick={() => void onSave()}
-        >
-          Save limits
-        </Button>
-        <Button variant="quiet" onClick={onCancel} disabled={save.pending}>
-          Cancel
-        </Button>
-      </div>
-    </div>
+    <AccessRow
+      testId={`key-${keyInfo.keyPrefix}`}
+      label={`key ${keyInfo.name} (${keyInfo.keyPrefix})`}
+      shortName={keyInfo.name}
+      subject="key"
+      columns={8}
+      canChange={keyInfo.isActive && !keyInfo.revokedAt}
+      limits={keyInfo}
+      providers={providers}
+      revoke={() => getApi().revokeKey(keyInfo.id)}
+      saveLimits={(change) => getApi().setKeyLimits(keyInfo.id, change)}
+      onChanged={onKeys}
+    >
+      <th scope="row">
+        {keyInfo.name}
+        {keyInfo.isThisMachine && (
+          <>
+            {' '}
+            <Badge tone="neutral">This computer</Badge>
+          </>
+        )}
+        <span className="muted small block">
+          {keyInfo.scope === 'read' ? 'Read only' : 'Read and write'}
+        </span>
+      </th>
+      <td className="mono">{maskedKey(keyInfo.keyPrefix)}</td>
+      <td>{keyStatus(keyInfo)}</td>
+      <td>
+        <Time iso={keyInfo.createdAt} />
+      </td>
+      <td data-testid="last-used">
+        <Time iso={keyInfo.lastUsedAt} />
+      </td>
+      <td>
+        <Time iso={keyInfo.expiresAt} empty="No expiry" />
+      </td>
+    </AccessRow>
   );
 }
 
