@@ -5,9 +5,14 @@ import {
   Kysely,
   OperationNodeTransformer,
   PostgresDialect,
+  PostgresIntrospector,
   SqliteDialect,
   sql,
+  type DatabaseIntrospector,
+  type DatabaseMetadata,
   type KyselyPlugin,
+  type SchemaMetadata,
+  type TableMetadata,
   type PluginTransformQueryArgs,
   type PrimitiveValueListNode,
   type PluginTransformResultArgs,
@@ -88,6 +93,52 @@ function withStatementCache(connection: SQLite.Database): SqliteDatabase {
   };
 }
 
+/**
+ * What Kysely's migrator asks of the database's catalog (does our bookkeeping table exist?),
+ * answered from the connection's own schema only. Kysely's own PostgreSQL introspector reads the
+ * tables of every schema, and PostgreSQL fails that read ("schema … does not exist", "relation …
+ * does not exist") when any other schema of the database is dropped meanwhile — as when several
+ * servers, or test runs, share one database in schemas of their own. Tables come without their
+ * columns: nothing here reads them.
+ */
+class OwnSchemaIntrospector implements DatabaseIntrospector {
+  readonly #db: Kysely<unknown>;
+  readonly #everything: PostgresIntrospector;
+
+  constructor(db: Kysely<unknown>) {
+    this.#db = db;
+    this.#everything = new PostgresIntrospector(db);
+  }
+
+  getSchemas(): Promise<SchemaMetadata[]> {
+    return this.#everything.getSchemas();
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string; schema: string; is_view: boolean }>`
+      select c.relname as name, n.nspname as schema, c.relkind in ('v', 'm') as is_view
+      from pg_catalog.pg_class c
+      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'p', 'v', 'm')`.execute(this.#db);
+    return rows.map((row) => ({
+      name: row.name,
+      schema: row.schema,
+      isView: row.is_view,
+      columns: [],
+    }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
+}
+
+class OwnSchemaPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new OwnSchemaIntrospector(db);
+  }
+}
+
 export function createDatabase(
   target: DatabaseTarget,
   options: DatabaseOptions = {},
@@ -138,7 +189,7 @@ export function createDatabase(
     client.on('error', () => undefined);
   });
   const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
+    dialect: new OwnSchemaPostgresDialect({ pool }),
     ...(log ? { log } : {}),
   });
   return {
