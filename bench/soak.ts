@@ -1,24 +1,16 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chownSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { configureClient, clientConfigPath } from '../main/clients/index.js';
 import { isDesktopError } from '../main/errors.js';
 import { createLoopbackProxy, generateLocalToken } from '../main/proxy/proxy.js';
-import { freePort, startServerProcess, type ServerProcess } from '../tests/support/cluster.js';
+import { startServerProcess, type ServerProcess } from '../tests/support/cluster.js';
+import { startPrivatePostgres } from '../tests/support/private-postgres.js';
 import { startNginx, type NginxProcess } from '../tests/support/nginx.js';
 import { createKey, registerAccount, request } from '../tests/support/http.js';
 import {
@@ -41,7 +33,6 @@ import { startSoakFakes } from './support/soak-fakes-child.js';
  */
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const execFileAsync = promisify(execFile);
 
 function parseMinutes(argv: string[]): number {
   const index = argv.indexOf('--minutes');
@@ -78,46 +69,6 @@ const HANG_BOUND_MS = PROVIDER_TIMEOUT_MS + 1_000;
 const runId = randomBytes(3).toString('hex');
 
 // ---------------------------------------------------------------- PostgreSQL, private cluster
-
-async function startPrivateCluster() {
-  const versions = readdirSync('/usr/lib/postgresql').sort();
-  const bin = (name: string) => `/usr/lib/postgresql/${versions.at(-1) ?? ''}/bin/${name}`;
-  const folder = mkdtempSync(path.join(tmpdir(), 'pm-mcp-soak-pg-'));
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const { stdout } = await execFileAsync('id', ['-u', 'postgres']);
-    chownSync(folder, Number(stdout.trim()), -1);
-  }
-  const run = (command: string, args: string[]) =>
-    execFileAsync(
-      asRoot ? 'runuser' : command,
-      asRoot ? ['-u', 'postgres', '--', command, ...args] : args,
-    );
-  const port = await freePort();
-  const data = path.join(folder, 'data');
-  await run(bin('initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const pgCtl = (...args: string[]) => run(bin('pg_ctl'), ['-D', data, '-w', ...args]);
-  const start = () =>
-    pgCtl(
-      '-l',
-      path.join(folder, 'log'),
-      '-o',
-      `-p ${port} -k ${folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
-      'start',
-    );
-  await start();
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    postmasterPid: () =>
-      Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
-    start,
-    stop: () => pgCtl('-m', 'fast', 'stop'),
-    async remove() {
-      await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);
-      rmSync(folder, { recursive: true, force: true });
-    },
-  };
-}
 
 // ---------------------------------------------------------------- measurements
 
@@ -219,7 +170,7 @@ console.log(
 );
 
 await ensureServerBuild();
-const cluster = await startPrivateCluster();
+const cluster = await startPrivatePostgres({ maxConnections: 200 });
 cleanups.push(() => cluster.remove());
 
 // The fakes run in their own process (see bench/support/soak-fakes-child.ts for why).

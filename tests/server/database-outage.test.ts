@@ -1,11 +1,7 @@
-import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey, registerAccount, request, type CreatedKey } from '../support/http.js';
+import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** A TCP relay in front of PostgreSQL that the test can cut and restore, as a network outage. */
@@ -84,68 +80,17 @@ describe('PostgreSQL going away', () => {
   });
 });
 
-/**
- * A PostgreSQL cluster of the test's own (Debian's binaries), so that it can really be stopped and
- * started: a stop terminates every connection with an administrator-command error, which a cut
- * network does not produce. As root, PostgreSQL runs as the `postgres` user, as it must.
- */
-async function startPrivateCluster() {
-  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql') : [];
-  const version = versions.sort((a, b) => Number(b) - Number(a))[0];
-  if (version === undefined)
-    throw new Error(
-      'PostgreSQL server binaries not found in /usr/lib/postgresql (run npm run setup)',
-    );
-  const bin = (name: string) => `/usr/lib/postgresql/${version}/bin/${name}`;
-  const folder = mkdtempSync(path.join(tmpdir(), 'pm-mcp-pg-'));
-  const execFileAsync = promisify(execFile);
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const { stdout } = await execFileAsync('id', ['-u', 'postgres']);
-    chownSync(folder, Number(stdout.trim()), -1);
-  }
-  const run = (command: string, args: string[]) =>
-    execFileAsync(
-      asRoot ? 'runuser' : command,
-      asRoot ? ['-u', 'postgres', '--', command, ...args] : args,
-    );
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-
-  const data = path.join(folder, 'data');
-  await run(bin('initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const pgCtl = (...args: string[]) => run(bin('pg_ctl'), ['-D', data, '-w', ...args]);
-  const start = () =>
-    pgCtl(
-      '-l',
-      path.join(folder, 'log'),
-      '-o',
-      `-p ${port} -k ${folder} -c listen_addresses=127.0.0.1 -c fsync=off`,
-      'start',
-    );
-  await start();
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    start,
-    stop: () => pgCtl('-m', 'fast', 'stop'),
-    async remove() {
-      await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);
-      rmSync(folder, { recursive: true, force: true });
-    },
-  };
-}
-
+// A cluster of the test's own, so that it can really be stopped and started: a stop terminates
+// every connection with an administrator-command error, which a cut network does not produce.
 describe('PostgreSQL stopped and started again', () => {
-  let cluster: Awaited<ReturnType<typeof startPrivateCluster>>;
+  let cluster: PrivatePostgres;
   let server: TestServer;
   let key: CreatedKey;
   const me = () =>
     request(server.url, 'GET', '/api/users/me', { headers: { 'x-mcp-api-key': key.api_key } });
 
   beforeAll(async () => {
-    cluster = await startPrivateCluster();
+    cluster = await startPrivatePostgres();
     server = await startTestServer({ database: 'postgres', env: { DATABASE_URL: cluster.url } });
     key = await createKey(server.url, await registerAccount(server.url));
   });
