@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createDesktopCore, type DesktopCore } from '../../main/core/desktop-core.js';
@@ -28,6 +28,7 @@ import { createKeytarSecretStore } from '../../main/keychain/keytar-store.js';
 import { createMemorySecretStore } from '../../main/keychain/memory-store.js';
 import { secretNames, type SecretStore } from '../../main/keychain/secret-store.js';
 import { startFakeJiraCloud, type JiraFake } from '../fakes/jira-cloud.js';
+import { launchChromium } from '../support/browser.js';
 import { request } from '../support/http.js';
 import {
   authorizeInBrowser,
@@ -42,17 +43,6 @@ import { startIpcBridge, type IpcBridge } from './ipc-bridge.js';
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const rendererDir = path.join(repoRoot, 'renderer', 'dist');
 const screenshots = path.join(repoRoot, 'test-results', 'screenshots');
-
-const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let jira: JiraFake;
 let server: TestServer;
@@ -229,7 +219,7 @@ beforeAll(async () => {
   await core.updateSettings({ proxyPort: await freePort() });
   await core.start();
   bridge = await startIpcBridge({ enableTestBridge: true, services: core, rendererDir });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1000, height: 780 }, colorScheme: 'light' });
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') {

@@ -13,9 +13,12 @@ import { startTestServer, type TestServer } from '../support/server.js';
  * The HTTP layer's own per-attempt timeout is left at its default (10 s), as deployed.
  */
 
-const boundMs = 2_000;
-/** Timers on a loaded machine: the answer may come this much after the bound. */
-const slackMs = 2_500;
+const boundMs = 3_000;
+/**
+ * Timers on a loaded machine: the answer may come this much after the bound. Bound and slack stay
+ * well under the 10 s one attempt may take (an unbounded write took 10.06 s and 11.07 s).
+ */
+const slackMs = 4_500;
 
 interface ToolError {
   error?: { error_code?: string; message?: string };

@@ -8,24 +8,11 @@ import type {
   StoredOAuthClientInformation,
   StoredOAuthTokens,
 } from '@modelcontextprotocol/client';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { freePort } from './cluster.js';
 import { startTestServer, type TestServer, type TestServerOptions } from './server.js';
 
-export const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
-}
+export { chromiumArgs, launchChromium } from './browser.js';
 
 /** The real server with OAuth on: its public URL is its own loopback address (a port chosen first). */
 export async function startOAuthTestServer(options: TestServerOptions = {}): Promise<TestServer> {
