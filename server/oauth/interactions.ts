@@ -206,16 +206,19 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     );
   });
 
+  const signInFirst = (res: Response) =>
+    sendPage(
+      res,
+      400,
+      'Sign in first',
+      errorPageBody('invalid_request', 'Sign in before allowing access.'),
+    );
+
   router.post('/:uid/consent', form, async (req, res) => {
     const interaction = await details(req, res);
     if (!interaction) return;
     if (interaction.prompt.name !== 'consent') {
-      sendPage(
-        res,
-        400,
-        'Sign in first',
-        errorPageBody('invalid_request', 'Sign in before allowing access.'),
-      );
+      signInFirst(res);
       return;
     }
     await finishConsent(req, res, interaction);
@@ -244,12 +247,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const { prompt, params, session } = interaction;
     const accountId = session?.accountId;
     if (!accountId) {
-      sendPage(
-        res,
-        400,
-        'Sign in first',
-        errorPageBody('invalid_request', 'Sign in before allowing access.'),
-      );
+      signInFirst(res);
       return;
     }
     const clientId = String(params.client_id);
