@@ -11,7 +11,7 @@ import { defined } from '../providers/support.js';
 import {
   connectTools,
   contextOver,
-  toolConnection,
+  connectionsToEachFake,
   type ConnectedTools,
 } from '../tools/support.js';
 import { fuzzParameters, nastyString } from './support.js';
@@ -59,28 +59,10 @@ describe('tool arguments', () => {
       ],
     });
     fakes.push(cloud, dataCenter, openProject);
-    // Each connection its own token, so a token reaching the wrong fake is seen.
-    const connections = [
-      toolConnection({
-        providerType: 'jira',
-        name: 'Cloud',
-        baseUrl: cloud.url,
-        email: alice.email,
-        apiToken: alice.token,
-      }),
-      toolConnection({
-        providerType: 'jira_server',
-        name: 'DC',
-        baseUrl: dataCenter.url,
-        apiToken: alice.token,
-      }),
-      toolConnection({
-        providerType: 'openproject',
-        name: 'OP',
-        baseUrl: openProject.url,
-        apiToken: carol.token,
-      }),
-    ];
+    const connections = connectionsToEachFake(
+      { cloud: cloud.url, dataCenter: dataCenter.url, openProject: openProject.url },
+      { jira: alice, openProject: carol },
+    );
     tokens.push(alice.token, alice.token, carol.token);
     connectionIds = connections.map((connection) => connection.id);
     ids = [

@@ -13,7 +13,13 @@ import {
   type OpenProjectFake,
 } from '../fakes/openproject.js';
 import { defined } from '../providers/support.js';
-import { connectTools, contextOver, toolConnection, type ConnectedTools } from './support.js';
+import {
+  connectionsToEachFake,
+  connectTools,
+  contextOver,
+  toolConnection,
+  type ConnectedTools,
+} from './support.js';
 
 const alice = defined(defaultJiraUsers[0], 'alice');
 const carol = defined(defaultOpenProjectUsers[0], 'carol');
@@ -47,27 +53,10 @@ describe('fan-out across providers', () => {
       projects: [{ identifier: 'ops', name: 'Ops' }],
       workPackages: [{ project: 'ops', subject: 'OP task', assignee: 'carol' }],
     });
-    connections = [
-      toolConnection({
-        providerType: 'jira',
-        name: 'Cloud',
-        baseUrl: cloud.url,
-        email: alice.email,
-        apiToken: alice.token,
-      }),
-      toolConnection({
-        providerType: 'jira_server',
-        name: 'DC',
-        baseUrl: dataCenter.url,
-        apiToken: alice.token,
-      }),
-      toolConnection({
-        providerType: 'openproject',
-        name: 'OP',
-        baseUrl: op.url,
-        apiToken: carol.token,
-      }),
-    ];
+    connections = connectionsToEachFake(
+      { cloud: cloud.url, dataCenter: dataCenter.url, openProject: op.url },
+      { jira: alice, openProject: carol },
+    );
     tools = await connectTools(contextOver(connections, { perProviderTimeoutMs: timeoutMs }));
   });
   afterAll(async () => {

@@ -178,3 +178,34 @@ export async function closeToolsOverFake<F extends { stop(): Promise<void> }>(
   await opened.tools.close();
   await opened.fake.stop();
 }
+
+/**
+ * One connection to each fake kind — "Cloud" and "DC" as the Jira fakes' first user, "OP" as the
+ * OpenProject fake's — each with that user's own token, so a token reaching the wrong fake is seen.
+ */
+export function connectionsToEachFake(
+  urls: { cloud: string; dataCenter: string; openProject: string },
+  users: { jira: { email: string; token: string }; openProject: { token: string } },
+): ToolConnection[] {
+  return [
+    toolConnection({
+      providerType: 'jira',
+      name: 'Cloud',
+      baseUrl: urls.cloud,
+      email: users.jira.email,
+      apiToken: users.jira.token,
+    }),
+    toolConnection({
+      providerType: 'jira_server',
+      name: 'DC',
+      baseUrl: urls.dataCenter,
+      apiToken: users.jira.token,
+    }),
+    toolConnection({
+      providerType: 'openproject',
+      name: 'OP',
+      baseUrl: urls.openProject,
+      apiToken: users.openProject.token,
+    }),
+  ];
+}
