@@ -65,7 +65,8 @@ export class HttpDrain {
   #inFlight = 0;
   /** When the last response ended (idle connections have been idle at least since then). */
   #lastAnswerAt = 0;
-  readonly #idle = new EventTarget();
+  /** Set while `stop` waits for the requests in flight to end (nothing to do per request otherwise). */
+  #whenIdle: (() => void) | undefined;
 
   get draining(): boolean {
     return this.#draining;
@@ -79,7 +80,7 @@ export class HttpDrain {
       res.once('close', () => {
         this.#inFlight -= 1;
         this.#lastAnswerAt = Date.now();
-        if (this.#inFlight === 0) this.#idle.dispatchEvent(new Event('idle'));
+        if (this.#inFlight === 0) this.#whenIdle?.();
       });
       if (!this.#draining) {
         next();
@@ -120,10 +121,9 @@ export class HttpDrain {
       : Promise.resolve();
     await settlesWithin(options.closeStreams(), remaining());
     if (this.#inFlight > 0) {
-      const idle = new Promise<void>((resolve) =>
-        this.#idle.addEventListener('idle', () => resolve(), { once: true }),
-      );
+      const idle = new Promise<void>((resolve) => (this.#whenIdle = resolve));
       await settlesWithin(idle, remaining());
+      this.#whenIdle = undefined;
     }
     const cutOff = this.#inFlight;
     if (server && options.drain && cutOff === 0) {
