@@ -67,21 +67,31 @@ export interface ResponseHead {
   keepAliveTimeoutMs: number | undefined;
 }
 
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && (value.charCodeAt(start) === 32 || value.charCodeAt(start) === 9)) start++;
-  while (end > start && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9))
-    end--;
-  return start === 0 && end === value.length ? value : value.slice(start, end);
-}
+/**
+ * Byte classes of a latin1-decoded head: header-name characters (RFC 9110 tchar) and field-value
+ * characters (visible ASCII, space, tab, obs-text; never CR, LF or NUL).
+ */
+const TOKEN_CHAR = new Uint8Array(256);
+const VALUE_CHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TOKEN_CHAR[c.charCodeAt(0)] = 1;
+VALUE_CHAR[9] = 1;
+VALUE_CHAR.fill(1, 0x20, 0x7f);
+VALUE_CHAR.fill(1, 0x80, 0x100);
 
 /**
- * Called per header line with the lower-case name, the trimmed value, the offset of the line's
+ * Called per header line with the lower-case name, where its value lies in the head (`[valueStart,
+ * valueEnd)`, optional whitespace trimmed: slice it only when needed), the offset of the line's
  * first character and the offset just past its CRLF (for the last line: 2 past the head's end).
  * Positional arguments rather than an object: this runs for every header of every request.
  */
-type HeaderVisitor = (lower: string, value: string, start: number, end: number) => void;
+type HeaderVisitor = (
+  lower: string,
+  valueStart: number,
+  valueEnd: number,
+  start: number,
+  end: number,
+) => void;
 
 /** Adds `[start, end)` to `ranges`, merged with the previous range when they touch. */
 function addRange(ranges: number[], start: number, end: number): void {
@@ -107,7 +117,10 @@ export function textOfRanges(source: string, ranges: readonly number[]): string 
   return text;
 }
 
-/** Calls `each` for every header line of `head` from `offset`; throws on anything malformed. */
+/**
+ * Calls `each` for every header line of `head` from `offset`; throws on anything malformed. The
+ * characters are checked against the byte classes in one pass, without slicing the line.
+ */
 function forEachHeader(head: string, offset: number, each: HeaderVisitor): void {
   let position = offset;
   let count = 0;
@@ -115,20 +128,34 @@ function forEachHeader(head: string, offset: number, each: HeaderVisitor): void 
     let lineEnd = head.indexOf('\r\n', position);
     if (lineEnd === -1) lineEnd = head.length;
     const start = position;
-    const line = head.slice(position, lineEnd);
     position = lineEnd + 2;
     if (++count > MAX_HEADER_LINES) throw new HttpParseError('too many header lines');
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new HttpParseError('header line without a name');
-    const name = line.slice(0, colon);
-    // Also rejects obs-fold (a line starting with whitespace) and whitespace before the colon.
-    if (!TOKEN.test(name)) throw new HttpParseError('invalid header name');
-    const value = trimOws(line.slice(colon + 1));
-    if (!FIELD_VALUE.test(value)) throw new HttpParseError('invalid header value');
+    // The name: tchar up to the colon. Also rejects obs-fold (a line starting with whitespace)
+    // and whitespace before the colon.
+    let colon = start;
+    while (colon < lineEnd && TOKEN_CHAR[head.charCodeAt(colon)] === 1) colon++;
+    if (colon === start || colon === lineEnd || head.charCodeAt(colon) !== 58 /* ':' */) {
+      const firstColon = head.indexOf(':', start);
+      throw new HttpParseError(
+        firstColon <= start || firstColon >= lineEnd
+          ? 'header line without a name'
+          : 'invalid header name',
+      );
+    }
+    let valueStart = colon + 1;
+    let valueEnd = lineEnd;
+    for (let i = valueStart; i < valueEnd; i++)
+      if (VALUE_CHAR[head.charCodeAt(i)] !== 1) throw new HttpParseError('invalid header value');
+    while (valueStart < valueEnd && isOws(head.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isOws(head.charCodeAt(valueEnd - 1))) valueEnd--;
     // `end` may pass the head's end by the CRLF that starts the blank line: the received buffer
     // holds those bytes, so the last line is forwarded with its line ending too.
-    each(name.toLowerCase(), value, start, position);
+    each(head.slice(start, colon).toLowerCase(), valueStart, valueEnd, start, position);
   }
+}
+
+function isOws(code: number): boolean {
+  return code === 32 || code === 9;
 }
 
 function parseContentLength(value: string, seen: number): number {
@@ -194,32 +221,36 @@ export function parseRequestHead(head: string, dropped: ReadonlySet<string>): Re
   };
   let extraHopByHop: string[] | undefined;
   const forwarded = result.forwardedRanges;
-  forEachHeader(head, lineEnd + 2, (lower, value, start, end) => {
+  forEachHeader(head, lineEnd + 2, (lower, valueStart, valueEnd, start, end) => {
     switch (lower) {
       case 'host':
-        result.host = value;
+        result.host = head.slice(valueStart, valueEnd);
         result.hostCount++;
         return;
       case 'origin':
         result.hasOrigin = true;
         break;
       case 'authorization':
-        result.authorization = value;
+        result.authorization = head.slice(valueStart, valueEnd);
         return;
       case 'content-length':
-        result.contentLength = parseContentLength(value, result.contentLength);
+        result.contentLength = parseContentLength(
+          head.slice(valueStart, valueEnd),
+          result.contentLength,
+        );
         addRange(forwarded, start, end);
         return;
       case 'transfer-encoding':
-        result.chunked = parseChunked(value, result.chunked);
+        result.chunked = parseChunked(head.slice(valueStart, valueEnd), result.chunked);
         addRange(forwarded, start, end);
         return;
       case 'expect':
-        if (value.toLowerCase() !== '100-continue')
+        if (head.slice(valueStart, valueEnd).toLowerCase() !== '100-continue')
           throw new HttpParseError('unsupported expectation');
         result.expectContinue = true;
         return;
       case 'connection': {
+        const value = head.slice(valueStart, valueEnd);
         if (/(^|,)\s*close\s*(,|$)/i.test(value)) result.close = true;
         const extra = connectionTokens(value);
         if (extra.length > 0) (extraHopByHop ??= []).push(...extra);
@@ -237,7 +268,7 @@ export function parseRequestHead(head: string, dropped: ReadonlySet<string>): Re
     named.delete('content-length');
     named.delete('transfer-encoding');
     const kept: number[] = [];
-    forEachHeader(head, lineEnd + 2, (lower, _value, start, end) => {
+    forEachHeader(head, lineEnd + 2, (lower, _valueStart, _valueEnd, start, end) => {
       if (!named.has(lower) && forwardedRangesHold(forwarded, start)) addRange(kept, start, end);
     });
     result.forwardedRanges = kept;
@@ -265,26 +296,32 @@ export function parseResponseHead(head: string, dropped: ReadonlySet<string>): R
     keepAliveTimeoutMs: undefined,
   };
   const forwarded = result.forwardedRanges;
-  forEachHeader(head, lineEnd + 2, (lower, value, start, end) => {
+  forEachHeader(head, lineEnd + 2, (lower, valueStart, valueEnd, start, end) => {
     switch (lower) {
       case 'content-length':
-        result.contentLength = parseContentLength(value, result.contentLength);
+        result.contentLength = parseContentLength(
+          head.slice(valueStart, valueEnd),
+          result.contentLength,
+        );
         break;
       case 'transfer-encoding':
-        result.chunked = parseChunked(value, result.chunked);
+        result.chunked = parseChunked(head.slice(valueStart, valueEnd), result.chunked);
         break;
-      case 'connection':
+      case 'connection': {
+        const value = head.slice(valueStart, valueEnd);
         if (/(^|,)\s*close\s*(,|$)/i.test(value)) result.close = true;
         else if (/(^|,)\s*keep-alive\s*(,|$)/i.test(value) && statusLine.startsWith('HTTP/1.0'))
           result.close = false;
         return;
+      }
       case 'keep-alive': {
-        const timeout = /(?:^|,)\s*timeout=(\d+)/i.exec(value)?.[1];
+        const timeout = /(?:^|,)\s*timeout=(\d+)/i.exec(head.slice(valueStart, valueEnd))?.[1];
         if (timeout !== undefined) result.keepAliveTimeoutMs = Number(timeout) * 1000;
         return;
       }
       case 'content-type':
-        if (value.toLowerCase().startsWith('text/event-stream')) result.eventStream = true;
+        if (head.slice(valueStart, valueEnd).toLowerCase().startsWith('text/event-stream'))
+          result.eventStream = true;
         break;
     }
     if (!dropped.has(lower)) addRange(forwarded, start, end);
