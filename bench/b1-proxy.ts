@@ -16,6 +16,7 @@ import {
 } from './report.js';
 import { alternate } from './stats.js';
 import { withProcesses } from './support/child.js';
+import { startByteRelay } from './support/byte-relay.js';
 import { startFastBackend } from './support/fast-backend.js';
 import { startNginx } from './support/nginx.js';
 import { startProxyProcess } from './support/proxy-child.js';
@@ -42,16 +43,52 @@ interface Side {
   pid?: number;
 }
 type SideName = 'direct' | 'proxy' | 'nginx';
+/** In front of the fast backend also `floor`: the least any relay on `node:net` costs. */
+type Sides = Record<SideName, Side> & { floor?: Side };
 
 function eachSide<M extends RunMetrics>(
-  sides: Record<SideName, Side>,
+  sides: Sides,
   run: (side: Side) => Promise<M>,
-): Record<SideName, () => Promise<M>> {
-  return {
-    direct: () => run(sides.direct),
-    proxy: () => run(sides.proxy),
-    nginx: () => run(sides.nginx),
-  };
+): Record<string, () => Promise<M>> {
+  return Object.fromEntries(Object.entries(sides).map(([name, side]) => [name, () => run(side)]));
+}
+
+/** Where the proxy stands against the Node byte relay: what is left to gain inside Node. */
+function floorFigures(
+  backend: string,
+  latency: Record<string, RunMetrics>,
+  throughput: Record<string, RunMetrics>,
+): Figure[] {
+  const { direct, nginx, floor, proxy } = latency;
+  if (!direct || !nginx || !floor || !proxy) return [];
+  const added = (side: RunMetrics): number => side.p50Ms - direct.p50Ms;
+  const cpu = (side: string): number => throughput[side]?.cpuUsPerRequest ?? Number.NaN;
+  return [
+    compare(
+      `${backend}: added p50 latency, c=1`,
+      'ms',
+      ['node byte relay', added(floor)],
+      ['nginx', added(nginx)],
+    ),
+    compare(
+      `${backend}: added p50 latency, c=1`,
+      'ms',
+      ['proxy', added(proxy)],
+      ['node byte relay', added(floor)],
+    ),
+    compare(
+      `${backend}: throughput, c=32`,
+      'calls/s',
+      ['node byte relay', throughput.floor?.rps ?? Number.NaN],
+      ['direct', throughput.direct?.rps ?? Number.NaN],
+    ),
+    compare(
+      `${backend}: proxy CPU per call, c=32`,
+      'µs',
+      ['proxy', cpu('proxy')],
+      ['node byte relay', cpu('floor')],
+    ),
+  ];
 }
 
 function proxyFigures(
@@ -154,7 +191,7 @@ export async function benchProxy(load: LoadGenerator, options: BenchOptions): Pr
       );
       await proxy.call('setCredentials', { apiKey: user.apiKey, localToken });
       const nginx = own(await startNginx(backend.url));
-      const sides: Record<SideName, Side> = {
+      const sides: Sides = {
         direct: { url: backend.url, headers: callHeaders(keyHeader) },
         proxy: {
           url: proxy.ready.url,
@@ -167,7 +204,10 @@ export async function benchProxy(load: LoadGenerator, options: BenchOptions): Pr
           pid: nginx.pid,
         },
       };
-      if (!backend.fast) {
+      if (backend.fast) {
+        const floor = own(await startByteRelay(backend.url, options.measured('b1-byte-relay')));
+        sides.floor = { url: floor.ready.url, headers: callHeaders(keyHeader), pid: floor.pid };
+      } else {
         for (const side of Object.values(sides))
           await callToolOnce(side.url, side.headers, 'list_providers', {}, 'modern');
         Object.assign(sseSides, sides);
@@ -186,7 +226,10 @@ export async function benchProxy(load: LoadGenerator, options: BenchOptions): Pr
         plan.throughput.rounds,
         eachSide(sides, (side) => run(side, plan.throughput)),
       );
-      figures.push(...proxyFigures(backend.name, backend.fast, latency, throughput));
+      figures.push(
+        ...proxyFigures(backend.name, backend.fast, latency, throughput),
+        ...floorFigures(backend.name, latency, throughput),
+      );
       details[backend.name] = { latency, throughput };
     }
 
