@@ -320,7 +320,7 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
   let presentedTokenBytes: Buffer = Buffer.alloc(0);
   // The last key checked to be safe in a header line, and the header lines that carry it.
   let checkedKey: string | undefined;
-  let trailingHeaders: Buffer = Buffer.alloc(0);
+  let trailingHeaders = '';
 
   function localTokenMatches(authorization: string | undefined): boolean {
     if (authorization === undefined) return false;
@@ -341,16 +341,13 @@ export function createLoopbackProxy(options: LoopbackProxyOptions): LoopbackProx
     return timingSafeEqual(presentedTokenBytes, expectedTokenBytes);
   }
 
-  function currentTrailingHeaders(): Buffer | undefined {
+  function currentTrailingHeaders(): string | undefined {
     const key = credentials.apiKey();
     if (!key) return undefined;
     if (key !== checkedKey) {
       if (!SAFE_HEADER_VALUE.test(key)) return undefined;
       checkedKey = key;
-      trailingHeaders = Buffer.from(
-        `Host: ${upstream.hostHeader}\r\nX-MCP-API-Key: ${key}\r\n\r\n`,
-        'latin1',
-      );
+      trailingHeaders = `Host: ${upstream.hostHeader}\r\nX-MCP-API-Key: ${key}\r\n\r\n`;
     }
     return trailingHeaders;
   }
