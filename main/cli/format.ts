@@ -135,12 +135,14 @@ export function formatStatus(state: AppState): string {
       );
     });
   }
+  // Columns as wide as the longest client name ("Amazon Q Developer CLI"), two spaces apart.
+  const labelWidth = Math.max(0, ...state.clients.map((client) => client.label.length)) + 2;
   state.clients.forEach((client, index) => {
     const detail = client.state === 'current' ? 'configured' : client.state;
     const installed = client.installed ? '' : ' (not installed)';
     add(
       index === 0 ? 'Clients' : '',
-      `${client.label.padEnd(15)}${detail.padEnd(12)}${client.path}${installed}`,
+      `${client.label.padEnd(labelWidth)}${detail.padEnd(12)}${client.path}${installed}`,
     );
   });
   return lines.join('\n');
