@@ -36,8 +36,8 @@ export interface RequestHead {
   /**
    * Header lines to forward, as `[start, end)` offset pairs into the parsed head (each line with
    * its CRLF; adjacent lines merged), without the ones the caller drops. The head is the received
-   * bytes decoded as latin1, so the offsets are byte offsets: the relay copies these slices of the
-   * received buffer as they are instead of rebuilding the lines.
+   * bytes decoded as latin1 (one character per byte): the relay forwards these slices as they
+   * are instead of rebuilding the lines.
    */
   forwardedRanges: number[];
   host: string | undefined;
@@ -148,8 +148,8 @@ function forEachHeader(head: string, offset: number, each: HeaderVisitor): void 
       if (VALUE_CHAR[head.charCodeAt(i)] !== 1) throw new HttpParseError('invalid header value');
     while (valueStart < valueEnd && isOws(head.charCodeAt(valueStart))) valueStart++;
     while (valueEnd > valueStart && isOws(head.charCodeAt(valueEnd - 1))) valueEnd--;
-    // `end` may pass the head's end by the CRLF that starts the blank line: the received buffer
-    // holds those bytes, so the last line is forwarded with its line ending too.
+    // The relay passes the head with its last line's CRLF, so `end` is within it; a head given
+    // without it gets an `end` 2 past its length for the last line (`textOfRanges` adds the CRLF).
     each(head.slice(start, colon).toLowerCase(), valueStart, valueEnd, start, position);
   }
 }
