@@ -5,6 +5,7 @@ import {
   MAX_HEAD_BYTES,
   parseRequestHead,
   parseResponseHead,
+  textOfRanges,
   type RequestHead,
   type ResponseHead,
 } from './http1.js';
@@ -77,17 +78,6 @@ export interface Forward {
 
 /** What a parsed request turns into: a refusal, or what to send upstream. */
 export type Decision = Refusal | Forward;
-
-/**
- * `text` followed by the `[start, end)` pairs of `head`. Heads are latin1 text (one character per
- * byte) and go out in one `write(…, 'latin1')`: Node encodes a short string straight into the
- * socket without a Buffer per part, which costs less per request than assembling a Buffer.
- */
-function withRanges(text: string, head: string, ranges: readonly number[]): string {
-  let out = text;
-  for (let i = 0; i < ranges.length; i += 2) out += head.slice(ranges[i], ranges[i + 1]);
-  return out;
-}
 
 /** The proxy's side of the relay, as the connection objects see it. */
 export interface RelayContext {
@@ -333,7 +323,10 @@ class Exchange implements UpstreamHandler {
   ): void {
     const bodyPart = initialBody ? this.takeRequestBytes(initialBody) : undefined;
     if (bodyPart === null) return;
-    let payload = withRanges(forward.requestLine, text, forwardedRanges) + forward.trailingHeaders;
+    // Heads are latin1 text (one character per byte) and go out in one `write(…, 'latin1')`:
+    // Node encodes a short string straight into the socket, cheaper than assembling a Buffer.
+    let payload =
+      forward.requestLine + textOfRanges(text, forwardedRanges) + forward.trailingHeaders;
     if (bodyPart) payload += bodyPart.toString('latin1');
     this.upstream = this.relay.pool.acquire(this);
     if (!this.wantsRequestBytes && this.upstream.reused) this.replay = payload;
@@ -484,7 +477,7 @@ class Exchange implements UpstreamHandler {
     const { response, text } = this.pendingClientHead as { response: ResponseHead; text: string };
     this.pendingClientHead = undefined;
     this.responseStarted = true;
-    let out = withRanges(response.statusLine, text, response.forwardedRanges);
+    let out = response.statusLine + textOfRanges(text, response.forwardedRanges);
     out += this.closeClientAfter ? 'Connection: close\r\n\r\n' : '\r\n';
     if (bodyPart) out += bodyPart.toString('latin1');
     this.writeToClient(out);
