@@ -1,7 +1,7 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpParseError, parseRequestHead } from '../../main/proxy/http1.js';
+import { HttpParseError, parseRequestHead, textOfRanges } from '../../main/proxy/http1.js';
 import {
   createLoopbackProxy,
   generateLocalToken,
@@ -80,56 +80,59 @@ interface Exchange {
   responseSplits: number[];
 }
 
+interface RecordingServer {
+  server: Server;
+  port: number;
+  received: Received[];
+  /** How the next request is answered. */
+  next: Exchange;
+}
+
 /**
  * A server that records each request exactly as received (head as latin1 text, body as bytes)
  * and answers with the request body echoed, the test's header lines, split as the test says.
  */
-function startRecordingServer(): Promise<{
-  server: Server;
-  port: number;
-  received: Received[];
-  next: Exchange;
-}> {
-  const received: Received[] = [];
-  const state = {
-    server: undefined as unknown as Server,
+function startRecordingServer(): Promise<RecordingServer> {
+  const recorder: RecordingServer = {
+    server: createServer((socket) => {
+      let buffered = Buffer.alloc(0);
+      let answering = Promise.resolve();
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: Buffer) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        for (;;) {
+          const headEnd = buffered.indexOf('\r\n\r\n');
+          if (headEnd === -1) return;
+          const head = buffered.toString('latin1', 0, headEnd);
+          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buffered.length < headEnd + 4 + length) return;
+          const body = Buffer.from(buffered.subarray(headEnd + 4, headEnd + 4 + length));
+          buffered = buffered.subarray(headEnd + 4 + length);
+          recorder.received.push({ head, body });
+          const { responseHeaders, responseSplits } = recorder.next;
+          const response = Buffer.concat([
+            Buffer.from(
+              `HTTP/1.1 200 OK${CRLF}${responseHeaders.map((line) => line + CRLF).join('')}` +
+                `Content-Length: ${body.length}${CRLF}${CRLF}`,
+              'latin1',
+            ),
+            body,
+          ]);
+          // A proxy that went away mid-answer fails the test through its own assertions.
+          answering = answering
+            .then(() => writeInParts(socket, split(response, responseSplits)))
+            .catch(() => undefined);
+        }
+      });
+    }),
     port: 0,
-    received,
-    next: { responseHeaders: [], responseSplits: [] } as Exchange,
+    received: [],
+    next: { responseHeaders: [], responseSplits: [] },
   };
-  state.server = createServer((socket) => {
-    let buffered = Buffer.alloc(0);
-    let answering = Promise.resolve();
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      for (;;) {
-        const headEnd = buffered.indexOf('\r\n\r\n');
-        if (headEnd === -1) return;
-        const head = buffered.toString('latin1', 0, headEnd);
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buffered.length < headEnd + 4 + length) return;
-        const body = Buffer.from(buffered.subarray(headEnd + 4, headEnd + 4 + length));
-        buffered = buffered.subarray(headEnd + 4 + length);
-        received.push({ head, body });
-        const { responseHeaders, responseSplits } = state.next;
-        const response = Buffer.concat([
-          Buffer.from(
-            `HTTP/1.1 200 OK${CRLF}${responseHeaders.map((line) => line + CRLF).join('')}` +
-              `Content-Length: ${body.length}${CRLF}${CRLF}`,
-            'latin1',
-          ),
-          body,
-        ]);
-        answering = answering.then(() => writeInParts(socket, split(response, responseSplits)));
-      }
-    });
-  });
   return new Promise((resolve) =>
-    state.server.listen(0, '127.0.0.1', () => {
-      const address = state.server.address();
-      state.port = typeof address === 'object' && address ? address.port : 0;
-      resolve(state);
+    recorder.server.listen(0, '127.0.0.1', () => {
+      recorder.port = (recorder.server.address() as AddressInfo).port;
+      resolve(recorder);
     }),
   );
 }
@@ -161,7 +164,7 @@ async function send(port: number, request: Buffer, fractions: number[]): Promise
 }
 
 describe('the loopback proxy relays bytes exactly', () => {
-  let upstream: Awaited<ReturnType<typeof startRecordingServer>>;
+  let upstream: RecordingServer;
   let proxy: LoopbackProxy;
   let port: number;
   const key = runtimeKey();
@@ -330,10 +333,7 @@ describe('the proxy head parser', () => {
         );
         if (!saysSomething) expect(parsed, `refused ${shown(lines)}`).toBeDefined();
         if (parsed === undefined) return;
-        const forwarded = parsed.forwardedRanges;
-        let text = '';
-        for (let i = 0; i < forwarded.length; i += 2)
-          text += head.slice(forwarded[i], forwarded[i + 1]);
+        const text = textOfRanges(head, parsed.forwardedRanges);
         const unread = lines.filter((l) => /^x-f/.test(l.slice(0, l.indexOf(':')).toLowerCase()));
         expect(text.split(CRLF).filter((l) => l.toLowerCase().startsWith('x-f'))).toEqual(unread);
       }),
