@@ -1,6 +1,7 @@
 import type { GrantInfo, ProviderInfo } from '../../../preload/contract';
 import { getApi } from '../api';
 import { AccessRow } from '../components/AccessRow';
+import { ListTable } from '../components/ListTable';
 import { ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
 import type { Loaded } from '../hooks';
@@ -30,33 +31,19 @@ export function GrantsSection({
         <p className="muted">No editor has signed in with OAuth.</p>
       )}
       {grants.data && grants.data.length > 0 && (
-        <div className="table-wrap">
-          <table className="table">
-            <caption className="visually-hidden">Editors signed in with OAuth</caption>
-            <thead>
-              <tr>
-                <th scope="col">Editor</th>
-                <th scope="col">Access</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Limits</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {grants.data.map((grant) => (
-                <GrantRow
-                  key={grant.id}
-                  grant={grant}
-                  providers={providers}
-                  onGrants={grants.setData}
-                />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ListTable
+          caption="Editors signed in with OAuth"
+          columns={['Editor', 'Access', 'Created', 'Last used', 'Limits']}
+        >
+          {grants.data.map((grant) => (
+            <GrantRow
+              key={grant.id}
+              grant={grant}
+              providers={providers}
+              onGrants={grants.setData}
+            />
+          ))}
+        </ListTable>
       )}
     </section>
   );

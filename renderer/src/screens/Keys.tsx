@@ -2,6 +2,7 @@ import { useId, useRef, useState, type ReactElement } from 'react';
 import type { KeyInfo, ProviderInfo, RotatedKey } from '../../../preload/contract';
 import { getApi } from '../api';
 import { AccessRow } from '../components/AccessRow';
+import { ListTable } from '../components/ListTable';
 import { Badge, Button, ErrorMessage, Loading } from '../components/Status';
 import { Time } from '../components/Time';
 import { maskedKey } from '../format';
@@ -80,38 +81,22 @@ export function Keys({ onChanged }: { onChanged: () => void }) {
         {keys.loading && !keys.data && <Loading label="Loading keys…" />}
         {keys.data && keys.data.length === 0 && <p className="muted">No keys yet.</p>}
         {keys.data && keys.data.length > 0 && (
-          <div className="table-wrap">
-            <table className="table">
-              <caption className="visually-hidden">Your MCP keys</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Key</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Limits</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {keys.data.map((key) => (
-                  <KeyRow
-                    key={key.id}
-                    keyInfo={key}
-                    providers={providers.data ?? []}
-                    onKeys={(next) => {
-                      keys.setData(next);
-                      onChanged();
-                    }}
-                  />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ListTable
+            caption="Your MCP keys"
+            columns={['Name', 'Key', 'Status', 'Created', 'Last used', 'Expires', 'Limits']}
+          >
+            {keys.data.map((key) => (
+              <KeyRow
+                key={key.id}
+                keyInfo={key}
+                providers={providers.data ?? []}
+                onKeys={(next) => {
+                  keys.setData(next);
+                  onChanged();
+                }}
+              />
+            ))}
+          </ListTable>
         )}
       </section>
 
