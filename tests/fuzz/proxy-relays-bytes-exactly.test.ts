@@ -228,9 +228,9 @@ describe('the loopback proxy relays bytes exactly', () => {
           ]);
         },
       ),
-      fuzzParameters(60, 30_000),
+      fuzzParameters(60, 20_000),
     );
-  });
+  }, 90_000);
 
   it('refuses a malformed head with 400 before anything reaches the server, however it is split', async () => {
     const malformedLine = fc.oneof(
@@ -266,9 +266,9 @@ describe('the loopback proxy relays bytes exactly', () => {
           expect(upstream.received.length).toBe(before);
         },
       ),
-      fuzzParameters(60, 30_000),
+      fuzzParameters(60, 20_000),
     );
-  });
+  }, 90_000);
 });
 
 /** Lines with every byte outside printable ASCII written as `\xNN`. */
@@ -339,5 +339,5 @@ describe('the proxy head parser', () => {
       }),
       fuzzParameters(2_000, 10_000),
     );
-  });
+  }, 60_000);
 });
